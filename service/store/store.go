@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Errors every store returns, possibly wrapped, so that callers can tell
@@ -148,3 +150,14 @@ type Store interface {
 	// Close releases the store's resources.
 	Close()
 }
+
+// ValidID reports whether s is an id as keygate issues them: a UUID in
+// canonical lower-case form. Other spellings of a UUID are refused so that
+// every store compares ids the same way.
+func ValidID(s string) bool {
+	u, err := uuid.Parse(s)
+	return err == nil && u.String() == s
+}
+
+// NewID returns a fresh random id.
+func NewID() string { return uuid.NewString() }

@@ -87,8 +87,9 @@ type ApiKey struct {
 	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	RevokedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	LastUsedAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
-	// The plaintext key. Set only in the CreateApiKey response.
-	ApiKey        string `protobuf:"bytes,9,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// The plaintext key. Set only in the CreateApiKey response; absent
+	// everywhere else.
+	ApiKey        *string `protobuf:"bytes,9,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,8 +181,8 @@ func (x *ApiKey) GetLastUsedAt() *timestamppb.Timestamp {
 }
 
 func (x *ApiKey) GetApiKey() string {
-	if x != nil {
-		return x.ApiKey
+	if x != nil && x.ApiKey != nil {
+		return *x.ApiKey
 	}
 	return ""
 }
@@ -612,7 +613,7 @@ var File_keygate_v1_api_key_proto protoreflect.FileDescriptor
 const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\n" +
 	"\x18keygate/v1/api_key.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xf5\x02\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\x86\x03\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -624,8 +625,10 @@ const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\n" +
 	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12<\n" +
 	"\flast_used_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"lastUsedAt\x12\x17\n" +
-	"\aapi_key\x18\t \x01(\tR\x06apiKey\"\xbc\x01\n" +
+	"lastUsedAt\x12\x1c\n" +
+	"\aapi_key\x18\t \x01(\tH\x00R\x06apiKey\x88\x01\x01B\n" +
+	"\n" +
+	"\b_api_key\"\xbc\x01\n" +
 	"\x13CreateApiKeyRequest\x12>\n" +
 	"\aapi_key\x18\x01 \x01(\v2%.keygate.v1.CreateApiKeyRequest.InputR\x06apiKey\x1ae\n" +
 	"\x05Input\x12\x12\n" +
@@ -727,6 +730,7 @@ func file_keygate_v1_api_key_proto_init() {
 	}
 	file_keygate_v1_common_proto_init()
 	file_keygate_v1_options_proto_init()
+	file_keygate_v1_api_key_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,118 @@
+// Command keygate serves the keygate API-key service over gRPC and REST.
+//
+//	keygate serve    serve gRPC and the REST gateway
+//	keygate migrate  apply PostgreSQL migrations and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keygate/keygate/service/server"
+	"github.com/keygate/keygate/service/store"
+	"github.com/keygate/keygate/service/store/memory"
+)
+
+const usage = `keygate: the API-key service
+
+usage:
+  keygate serve [flags]     serve gRPC and the REST gateway
+  keygate migrate [flags]   apply PostgreSQL migrations and exit
+
+Run "keygate <command> -h" for the flags of a command.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "keygate:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing command")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// env returns the value of an environment variable, or def when unset.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	grpcAddr := fs.String("grpc-addr", env("KEYGATE_GRPC_ADDR", ":9090"), "gRPC listen address; port 0 picks a free port (env KEYGATE_GRPC_ADDR)")
+	httpAddr := fs.String("http-addr", env("KEYGATE_HTTP_ADDR", ":8080"), "REST gateway, /healthz and /readyz listen address (env KEYGATE_HTTP_ADDR)")
+	dbURL := fs.String("database-url", env("KEYGATE_DATABASE_URL", ""), "postgres:// URL; empty keeps everything in memory (env KEYGATE_DATABASE_URL)")
+	adminToken := fs.String("admin-token", env("KEYGATE_ADMIN_TOKEN", ""), "bearer token for AdminService; empty disables it (env KEYGATE_ADMIN_TOKEN)")
+	demo := fs.Bool("demo", false, "seed a demo user, two properties and an API key, and print them once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	st, err := openStore(ctx, *dbURL, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := server.New(ctx, server.Config{
+		GRPCAddr:   *grpcAddr,
+		HTTPAddr:   *httpAddr,
+		Store:      st,
+		AdminToken: *adminToken,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	if *demo {
+		if err := seedDemo(ctx, st, srv, stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return srv.Run(ctx)
+}
+
+func openStore(ctx context.Context, url string, log *slog.Logger) (store.Store, error) {
+	if url == "" {
+		log.Info("using the in-memory store: nothing is kept across restarts")
+		return memory.New(), nil
+	}
+	return nil, errors.New("--database-url: PostgreSQL is not wired yet")
+}
+
+func migrate(ctx context.Context, args []string, stderr io.Writer) error {
+	return errors.New("migrate: not implemented")
+}

@@ -1,0 +1,239 @@
+// Package auth holds everything about credentials: the format and digests
+// of API keys and session tokens, password hashing, the principal a request
+// acts for, and the one interceptor that authenticates and authorizes every
+// RPC, for gRPC callers and for the REST gateway alike.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/store"
+)
+
+// APIKeyHeader is the metadata key (and HTTP header) that carries API keys.
+const APIKeyHeader = "user-api-key"
+
+// Interceptor authenticates the caller of every RPC against the rule its
+// method declares in the proto, and rejects it unless the rule allows it.
+// Methods without a rule are denied.
+type Interceptor struct {
+	store store.Store
+	rules map[string]rule
+	// adminDigest is the SHA-256 of the admin token; comparing digests in
+	// constant time hides the token's length as well as its content.
+	adminDigest []byte
+	now         func() time.Time
+}
+
+// NewInterceptor reads the auth rules from the compiled-in descriptors. An
+// empty adminToken disables AdminService.
+func NewInterceptor(st store.Store, adminToken string) (*Interceptor, error) {
+	rules, err := loadRules()
+	if err != nil {
+		return nil, err
+	}
+	i := &Interceptor{store: st, rules: rules, now: time.Now}
+	if adminToken != "" {
+		d := sha256.Sum256([]byte(adminToken))
+		i.adminDigest = d[:]
+	}
+	return i, nil
+}
+
+// openMethods are served without credentials: infrastructure that tools
+// and load balancers call. They carry no user data.
+func openMethod(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") ||
+		strings.HasPrefix(fullMethod, "/grpc.reflection.v1.ServerReflection/") ||
+		strings.HasPrefix(fullMethod, "/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+// Unary is the unary server interceptor.
+func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if openMethod(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	r, ok := i.rules[info.FullMethod]
+	if !ok {
+		return nil, status.Error(codes.PermissionDenied, "method declares no auth rule")
+	}
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return nil, status.Error(codes.Internal, "request is not a protobuf message")
+	}
+	p, err := i.authorize(ctx, r, msg)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		ctx = WithPrincipal(ctx, p)
+	}
+	return handler(ctx, req)
+}
+
+// Stream is the stream server interceptor. keygate has no streaming RPCs
+// of its own; only health watches and reflection stream.
+func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if openMethod(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	return status.Error(codes.PermissionDenied, "method declares no auth rule")
+}
+
+// authorize returns the principal of the request, nil for a public RPC or
+// an admin call, or a gRPC status error.
+func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message) (*Principal, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	keys, authz := md.Get(APIKeyHeader), md.Get("authorization")
+	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
+		return nil, nil
+	}
+	if len(keys) > 0 && len(authz) > 0 {
+		return nil, unauthenticated("send either a user-api-key or an authorization header, not both")
+	}
+	if len(keys) > 1 || len(authz) > 1 {
+		return nil, unauthenticated("send one credential only")
+	}
+	if r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] {
+		return nil, i.checkAdmin(authz)
+	}
+	var p *Principal
+	var err error
+	switch {
+	case len(keys) == 1:
+		p, err = i.apiKeyPrincipal(ctx, r, keys[0])
+	case len(authz) == 1:
+		p, err = i.sessionPrincipal(ctx, r, authz[0])
+	default:
+		return nil, unauthenticated("no credential: send an API key in the user-api-key header, or a session token as authorization: Bearer <token>")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.propertyField != nil {
+		id := req.ProtoReflect().Get(r.propertyField).String()
+		if err := i.checkProperty(ctx, p, id); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (i *Interceptor) checkAdmin(authz []string) error {
+	if i.adminDigest == nil {
+		return unauthenticated("AdminService is disabled: the server has no admin token")
+	}
+	token, ok := bearer(authz)
+	if !ok {
+		return unauthenticated("AdminService needs authorization: Bearer <admin token>")
+	}
+	d := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(d[:], i.adminDigest) != 1 {
+		return unauthenticated("wrong admin token")
+	}
+	return nil
+}
+
+func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r rule, key string) (*Principal, error) {
+	// The format check needs no store, so made-up keys cost nothing.
+	if CheckSecret(APIKeyPrefix, key) != nil {
+		return nil, unauthenticated("malformed API key")
+	}
+	k, u, err := i.store.AuthenticateAPIKey(ctx, Digest(key))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, unauthenticated("unknown API key")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if k.Revoked() {
+		return nil, unauthenticated("this API key has been revoked")
+	}
+	if !r.allow[keygatev1.Credential_CREDENTIAL_API_KEY] {
+		return nil, status.Error(codes.PermissionDenied, "API keys cannot call this method: sign in to manage API keys")
+	}
+	if !u.SubscriptionActive {
+		return nil, status.Error(codes.PermissionDenied, "the subscription of this key's user is not active")
+	}
+	if r.needsAllProperties && !k.AllProperties {
+		return nil, status.Error(codes.PermissionDenied, "this API key is limited to chosen properties and cannot do this")
+	}
+	return &Principal{User: u, Key: &k}, nil
+}
+
+func (i *Interceptor) sessionPrincipal(ctx context.Context, r rule, authz string) (*Principal, error) {
+	token, ok := bearer([]string{authz})
+	if !ok || CheckSecret(SessionPrefix, token) != nil {
+		return nil, unauthenticated("malformed session token: expected authorization: Bearer <token from sign_in>")
+	}
+	digest := Digest(token)
+	s, err := i.store.GetSession(ctx, digest)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, unauthenticated("unknown or ended session")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !i.now().Before(s.ExpiresAt) {
+		return nil, unauthenticated("session expired: sign in again")
+	}
+	if !r.allow[keygatev1.Credential_CREDENTIAL_SESSION] {
+		return nil, status.Error(codes.PermissionDenied, "sessions cannot call this method")
+	}
+	u, err := i.store.GetUser(ctx, s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, unauthenticated("unknown or ended session")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{User: u, SessionDigest: digest}, nil
+}
+
+// checkProperty decides access to the property a request names. A property
+// the user cannot access is NOT_FOUND, exactly like a missing one, so that
+// ids of other users' properties cannot be probed; one the user can access
+// but the key does not reach is PERMISSION_DENIED.
+func (i *Interceptor) checkProperty(ctx context.Context, p *Principal, id string) error {
+	if !store.ValidID(id) {
+		return status.Error(codes.NotFound, "property not found")
+	}
+	ok, err := i.store.HasPropertyAccess(ctx, p.User.ID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return status.Error(codes.NotFound, "property not found")
+	}
+	if ids, narrowed := p.Scope(); narrowed && !slices.Contains(ids, id) {
+		return status.Error(codes.PermissionDenied, "this API key is not scoped to this property")
+	}
+	return nil
+}
+
+// bearer extracts the token of a single "Bearer <token>" value.
+func bearer(authz []string) (string, bool) {
+	if len(authz) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(authz[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+func unauthenticated(msg string) error { return status.Error(codes.Unauthenticated, msg) }

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// envelope rewrites a gRPC response into the Channex JSON shape that REST
+// clients expect. The gRPC API stays idiomatic; this is the only place
+// that knows the REST shape of responses:
+//
+//   - a response with one singular message field (GetPropertyResponse.property)
+//     becomes {"data":{"type":"property","id":…,"attributes":{…}}}
+//   - a response with a repeated message field and a `meta` field becomes
+//     {"data":[…],"meta":{"page":…,"limit":…,"total":…}}
+//   - an empty response becomes {"meta":{"message":"Success"}}
+//
+// Attributes use the proto field names (snake_case); unset messages and
+// timestamps are null; unset `optional` scalars are left out (the plaintext
+// api_key appears only where it is set, in the create response); timestamps are RFC 3339 in UTC; enum values lose
+// their type prefix and are lower-cased (API_KEY_STATUS_REVOKED → "revoked").
+func envelope(_ context.Context, resp proto.Message) (any, error) {
+	m := resp.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	var b bytes.Buffer
+	switch {
+	case fields.Len() == 0:
+		b.WriteString(`{"meta":{"message":"Success"}}`)
+	case fields.Len() == 2 && fields.Get(0).IsList() && fields.Get(1).Name() == "meta":
+		b.WriteString(`{"data":[`)
+		list := m.Get(fields.Get(0)).List()
+		for i := 0; i < list.Len(); i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			resource(&b, list.Get(i).Message())
+		}
+		b.WriteString(`],"meta":`)
+		object(&b, m.Get(fields.Get(1)).Message())
+		b.WriteByte('}')
+	case fields.Len() == 1 && fields.Get(0).Message() != nil:
+		b.WriteString(`{"data":`)
+		resource(&b, m.Get(fields.Get(0)).Message())
+		b.WriteByte('}')
+	default:
+		object(&b, m) // not a resource response; never the case for keygate.v1
+	}
+	return json.RawMessage(b.Bytes()), nil
+}
+
+// resource writes one {"type","id","attributes"} object. The type is the
+// message name in snake_case.
+func resource(b *bytes.Buffer, m protoreflect.Message) {
+	d := m.Descriptor()
+	b.WriteString(`{"type":`)
+	writeString(b, snake(string(d.Name())))
+	if id := d.Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
+		b.WriteString(`,"id":`)
+		writeString(b, m.Get(id).String())
+	}
+	b.WriteString(`,"attributes":`)
+	object(b, m)
+	b.WriteByte('}')
+}
+
+// object writes every field of m, set or not, in declaration order.
+func object(b *bytes.Buffer, m protoreflect.Message) {
+	fields := m.Descriptor().Fields()
+	b.WriteByte('{')
+	first := true
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		if f.HasOptionalKeyword() && f.Message() == nil && !m.Has(f) {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		writeString(b, string(f.Name()))
+		b.WriteByte(':')
+		switch {
+		case f.IsList():
+			list := m.Get(f).List()
+			b.WriteByte('[')
+			for j := 0; j < list.Len(); j++ {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				value(b, f, list.Get(j))
+			}
+			b.WriteByte(']')
+		case f.Message() != nil && !m.Has(f):
+			b.WriteString("null")
+		default:
+			value(b, f, m.Get(f))
+		}
+	}
+	b.WriteByte('}')
+}
+
+func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value) {
+	switch f.Kind() {
+	case protoreflect.MessageKind:
+		msg := v.Message()
+		if ts, ok := msg.Interface().(*timestamppb.Timestamp); ok {
+			writeString(b, ts.AsTime().UTC().Format(time.RFC3339Nano))
+			return
+		}
+		object(b, msg)
+	case protoreflect.EnumKind:
+		writeString(b, enumName(f.Enum(), v.Enum()))
+	case protoreflect.StringKind:
+		writeString(b, v.String())
+	case protoreflect.BoolKind:
+		b.WriteString(strconv.FormatBool(v.Bool()))
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		b.WriteString(strconv.FormatInt(v.Int(), 10))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		b.WriteString(strconv.FormatUint(v.Uint(), 10))
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 64))
+	default: // bytes and groups: keygate.v1 has none
+		b.WriteString("null")
+	}
+}
+
+// enumName turns API_KEY_STATUS_REVOKED of enum ApiKeyStatus into "revoked".
+func enumName(e protoreflect.EnumDescriptor, n protoreflect.EnumNumber) string {
+	v := e.Values().ByNumber(n)
+	if v == nil {
+		return strconv.Itoa(int(n))
+	}
+	prefix := strings.ToUpper(snake(string(e.Name()))) + "_"
+	return strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix))
+}
+
+// snake turns ApiKey into api_key.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	out, _ := json.Marshal(s) // a string always marshals
+	b.Write(out)
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/auth"
+)
+
+// MaxBodyBytes is the largest request body the REST gateway accepts.
+const MaxBodyBytes = 1 << 20
+
+// newGateway returns the REST API: grpc-gateway routes that call the gRPC
+// server through conn, so that REST requests pass through exactly the same
+// interceptors as gRPC ones.
+func newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			// Unknown fields in a body are an error (400), never ignored.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithForwardResponseRewriter(envelope),
+		runtime.WithForwardResponseOption(createdStatus),
+		runtime.WithErrorHandler(writeError),
+		runtime.WithRoutingErrorHandler(routingError),
+		runtime.SetQueryParameterParser(bracketQueryParser{}),
+		runtime.WithDisablePathLengthFallback(),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		keygatev1.RegisterAuthServiceHandler,
+		keygatev1.RegisterApiKeyServiceHandler,
+		keygatev1.RegisterPropertyServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, err
+		}
+	}
+	return mux, nil
+}
+
+// incomingHeader passes the API key and the request id to gRPC. The
+// gateway forwards Authorization by itself.
+func incomingHeader(key string) (string, bool) {
+	switch {
+	case strings.EqualFold(key, auth.APIKeyHeader):
+		return auth.APIKeyHeader, true
+	case strings.EqualFold(key, requestIDHeader):
+		return requestIDHeader, true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// createdStatus answers 201 to Create* RPCs.
+func createdStatus(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
+	if strings.HasPrefix(string(resp.ProtoReflect().Descriptor().Name()), "Create") {
+		w.WriteHeader(http.StatusCreated)
+	}
+	return nil
+}
+
+// bracketQueryParser accepts Channex's bracketed parameters
+// (pagination[page]=2, raw or percent-encoded) as the dotted field paths
+// grpc-gateway understands (pagination.page=2).
+type bracketQueryParser struct{}
+
+var bracketKey = regexp.MustCompile(`\[([A-Za-z0-9_]+)\]`)
+
+func (bracketQueryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	dotted := make(url.Values, len(values))
+	for k, v := range values {
+		k = bracketKey.ReplaceAllString(k, ".$1")
+		dotted[k] = append(dotted[k], v...)
+	}
+	return (&runtime.DefaultQueryParser{}).Parse(msg, dotted, filter)
+}
+
+// restError is the body of every REST error.
+type restError struct {
+	Errors struct {
+		Code    string `json:"code"`
+		Title   string `json:"title"`
+		Details any    `json:"details"`
+	} `json:"errors"`
+}
+
+// httpStatus maps gRPC codes onto REST statuses and Channex error codes.
+// INVALID_ARGUMENT is 422 when a handler says which fields are at fault
+// (a google.rpc.BadRequest detail) and 400 otherwise: the gateway itself
+// reports bodies and query parameters it cannot parse that way.
+func httpStatus(st *status.Status) (int, string, string) {
+	switch st.Code() {
+	case codes.InvalidArgument:
+		if fieldViolations(st) != nil {
+			return http.StatusUnprocessableEntity, "validation_error", "Validation Error"
+		}
+		return http.StatusBadRequest, "bad_request", "Bad Request"
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized, "unauthorized", "Unauthorized"
+	case codes.PermissionDenied:
+		return http.StatusForbidden, "forbidden", "Forbidden"
+	case codes.NotFound:
+		return http.StatusNotFound, "resource_not_found", "Resource Not Found"
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict, "conflict", "Conflict"
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests, "http_too_many_requests", "Too Many Requests"
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return http.StatusServiceUnavailable, "unavailable", "Service Unavailable"
+	}
+	return http.StatusInternalServerError, "internal_server_error", "Internal Server Error"
+}
+
+func fieldViolations(st *status.Status) map[string][]string {
+	var out map[string][]string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if out == nil {
+					out = map[string][]string{}
+				}
+				out[v.GetField()] = append(out[v.GetField()], v.GetDescription())
+			}
+		}
+	}
+	return out
+}
+
+// writeError writes a gRPC error in the REST error shape.
+func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st, ok := status.FromError(err)
+	if !ok {
+		st = status.New(codes.Internal, "internal error")
+	}
+	code, name, title := httpStatus(st)
+	var body restError
+	body.Errors.Code, body.Errors.Title = name, title
+	switch {
+	case code == http.StatusUnprocessableEntity:
+		body.Errors.Details = fieldViolations(st)
+	case code == http.StatusInternalServerError:
+		body.Errors.Details = "request id " + w.Header().Get(requestIDHeader)
+	default:
+		body.Errors.Details = st.Message()
+	}
+	writeJSON(w, code, body)
+}
+
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		var body restError
+		body.Errors.Code, body.Errors.Title, body.Errors.Details = "method_not_allowed", "Method Not Allowed", r.Method+" is not allowed on "+r.URL.Path
+		writeJSON(w, httpStatus, body)
+		return
+	}
+	writeError(ctx, mux, m, w, r, status.Error(codes.NotFound, "no such path: "+r.URL.Path))
+}
+
+func writeJSON(w http.ResponseWriter, code int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// httpMiddleware wraps the whole HTTP server: a request id on every
+// response (the same id travels to the gRPC server and its log line), an
+// access log line, trailing-slash paths, and the body size limit.
+func httpMiddleware(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		r.Header.Set(requestIDHeader, id)
+		w.Header().Set(requestIDHeader, id)
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			log.Info("http", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.code,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			r.URL.Path = strings.TrimRight(p, "/")
+			r.URL.RawPath = ""
+		}
+		if r.ContentLength > MaxBodyBytes {
+			var body restError
+			body.Errors.Code, body.Errors.Title = "payload_too_large", "Payload Too Large"
+			body.Errors.Details = "request bodies are limited to 1 MiB"
+			writeJSON(rec, http.StatusRequestEntityTooLarge, body)
+			return
+		}
+		// A body without a declared length is cut off at the limit while
+		// it is read; the decoder then fails and the answer is 400.
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.code, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/rpcerr"
+)
+
+// requestIDHeader carries the request id on every gRPC and HTTP response,
+// and from the REST gateway to the gRPC server.
+const requestIDHeader = "x-request-id"
+
+// chain returns the unary interceptors in the order they run:
+// recovery → request id → logging (which also translates errors) → auth →
+// handler. The stream chain is the same minus the request-scoped parts
+// that only unary RPCs need.
+func chain(log *slog.Logger, a *auth.Interceptor) (grpc.ServerOption, grpc.ServerOption) {
+	unary := grpc.ChainUnaryInterceptor(
+		recoverUnary(log),
+		requestIDUnary,
+		logUnary(log),
+		a.Unary,
+	)
+	stream := grpc.ChainStreamInterceptor(recoverStream(log), a.Stream)
+	return unary, stream
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.ErrorContext(ctx, "panic", "method", info.FullMethod, "request_id", requestID(ctx), "panic", r, "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+type requestIDKey struct{}
+
+// requestIDUnary takes the caller's x-request-id when it is a sane token
+// (the REST gateway always sends one) or makes a new one, puts it in the
+// context and sends it back as a response header.
+func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	var id string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(requestIDHeader); len(v) == 1 && validRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = newRequestID()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
+	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts ids of up to 64 letters, digits, '-' and '_', so
+// that a caller's id can be logged without escaping or log injection.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// logUnary writes one line per RPC and turns every error into a gRPC
+// status (rpcerr.Translate); internal errors are logged in full here and
+// reach the client only as "internal error" with the request id. No
+// credential and no request body is ever logged.
+func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, handlerErr := handler(ctx, req)
+		err, internal := rpcerr.Translate(handlerErr)
+		code := status.Code(err)
+		attrs := []any{
+			"request_id", requestID(ctx),
+			"method", info.FullMethod,
+			"code", code.String(),
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		level := slog.LevelInfo
+		if internal {
+			level = slog.LevelError
+			attrs = append(attrs, "error", handlerErr.Error())
+		}
+		log.Log(ctx, level, "rpc", attrs...)
+		return resp, err
+	}
+}

@@ -1,0 +1,208 @@
+// Package server wires keygate together: the gRPC server with its
+// interceptor chain, health and reflection; the REST gateway that dials it;
+// /healthz and /readyz; and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/account"
+	"github.com/keygate/keygate/service/apikey"
+	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/property"
+	"github.com/keygate/keygate/service/store"
+)
+
+// Config is what a server needs.
+type Config struct {
+	GRPCAddr   string // e.g. ":9090"; port 0 picks a free port
+	HTTPAddr   string // e.g. ":8080"; port 0 picks a free port
+	Store      store.Store
+	AdminToken string // empty disables AdminService
+	Logger     *slog.Logger
+	// ShutdownGrace bounds how long in-flight calls may take to finish
+	// after shutdown starts. Zero means 10 seconds.
+	ShutdownGrace time.Duration
+}
+
+// Server is a running keygate: both listeners are bound once New returns.
+type Server struct {
+	cfg          Config
+	grpcServer   *grpc.Server
+	httpServer   *http.Server
+	grpcListener net.Listener
+	httpListener net.Listener
+	conn         *grpc.ClientConn // the gateway's connection to grpcServer
+	health       *health.Server
+}
+
+// New binds both listeners and builds the servers. Call Run to serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 10 * time.Second
+	}
+	interceptor, err := auth.NewInterceptor(cfg.Store, cfg.AdminToken)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, health: health.NewServer()}
+	unary, stream := chain(cfg.Logger, interceptor)
+	s.grpcServer = grpc.NewServer(unary, stream)
+	keygatev1.RegisterAuthServiceServer(s.grpcServer, account.NewAuthService(cfg.Store))
+	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(cfg.Store))
+	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(cfg.Store))
+	keygatev1.RegisterPropertyServiceServer(s.grpcServer, property.New(cfg.Store))
+	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	reflection.Register(s.grpcServer)
+	// Not serving until the first store check passes (see watchStore).
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+
+	if s.grpcListener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("grpc listener: %w", err)
+	}
+	if s.httpListener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.grpcListener.Close()
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	s.conn, err = grpc.NewClient(Dialable(s.GRPCAddr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	gateway, err := newGateway(ctx, s.conn)
+	if err != nil {
+		s.conn.Close()
+		s.closeListeners()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", gateway)
+	s.httpServer = &http.Server{
+		Handler:           httpMiddleware(cfg.Logger, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return s, nil
+}
+
+// GRPCAddr is the address the gRPC server listens on.
+func (s *Server) GRPCAddr() string { return s.grpcListener.Addr().String() }
+
+// HTTPAddr is the address the REST gateway listens on.
+func (s *Server) HTTPAddr() string { return s.httpListener.Addr().String() }
+
+// Run serves until ctx is cancelled, then drains in-flight calls for up to
+// the shutdown grace period and returns nil; or it returns the first error
+// of a listener.
+func (s *Server) Run(ctx context.Context) error {
+	log := s.cfg.Logger
+	log.Info("grpc listening on " + s.GRPCAddr())
+	log.Info("http listening on " + s.HTTPAddr())
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.grpcServer.Serve(s.grpcListener) })
+	g.Go(func() error {
+		if err := s.httpServer.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { s.watchStore(ctx); return nil })
+	g.Go(func() error {
+		<-ctx.Done()
+		s.shutdown()
+		return nil
+	})
+	return g.Wait()
+}
+
+// shutdown stops taking new work and lets in-flight calls finish. HTTP
+// goes first: its requests are themselves calls to the gRPC server.
+func (s *Server) shutdown() {
+	s.cfg.Logger.Info("shutting down")
+	s.health.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := s.httpServer.Shutdown(ctx); err != nil {
+		s.httpServer.Close()
+	}
+	s.conn.Close()
+	done := make(chan struct{})
+	go func() { s.grpcServer.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpcServer.Stop()
+	}
+}
+
+// watchStore keeps the gRPC health status in line with the store.
+func (s *Server) watchStore(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		st := healthpb.HealthCheckResponse_SERVING
+		if s.ping(ctx) != nil {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		s.health.SetServingStatus("", st)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.cfg.Store.Ping(ctx)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.ping(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) closeListeners() {
+	s.grpcListener.Close()
+	s.httpListener.Close()
+}
+
+// Dialable turns a listen address into one a local client can dial: an
+// unspecified host (":9090" listens on every address) becomes 127.0.0.1.
+func Dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
