@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -33,10 +36,7 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 	mux := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			// Unknown fields in a body are an error (400), never ignored.
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &strictJSON{}),
 		runtime.WithForwardResponseRewriter(envelope),
 		runtime.WithForwardResponseOption(createdStatus),
 		runtime.WithErrorHandler(writeError),
@@ -54,6 +54,28 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 		}
 	}
 	return mux, nil
+}
+
+// strictJSON decodes a request body as exactly one JSON object: unknown
+// fields and anything after the object are errors (400), never ignored.
+// Responses are already JSON (see envelope) and pass through JSONPb.
+type strictJSON struct{ runtime.JSONPb }
+
+func (*strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	return runtime.DecoderFunc(func(v any) error {
+		body, err := io.ReadAll(r) // bounded by httpMiddleware's MaxBytesReader
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(body)) == 0 {
+			return io.EOF // no body: the gateway treats it as an empty request
+		}
+		m, ok := v.(proto.Message)
+		if !ok {
+			return fmt.Errorf("cannot decode into %T", v)
+		}
+		return protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(body, m)
+	})
 }
 
 // incomingHeader passes the API key and the request id to gRPC. The
