@@ -18,6 +18,7 @@ import (
 	"github.com/keygate/keygate/service/server"
 	"github.com/keygate/keygate/service/store"
 	"github.com/keygate/keygate/service/store/memory"
+	"github.com/keygate/keygate/service/store/postgres"
 )
 
 const usage = `keygate: the API-key service
@@ -105,14 +106,38 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return srv.Run(ctx)
 }
 
+// openStore returns the PostgreSQL store, migrated, when url is set, and
+// the in-memory store otherwise. The URL is never logged: it may hold a
+// password.
 func openStore(ctx context.Context, url string, log *slog.Logger) (store.Store, error) {
 	if url == "" {
 		log.Info("using the in-memory store: nothing is kept across restarts")
 		return memory.New(), nil
 	}
-	return nil, errors.New("--database-url: PostgreSQL is not wired yet")
+	if err := postgres.Migrate(ctx, url); err != nil {
+		return nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	st, err := postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("using the PostgreSQL store")
+	return st, nil
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	return errors.New("migrate: not implemented")
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dbURL := fs.String("database-url", env("KEYGATE_DATABASE_URL", ""), "postgres:// URL (env KEYGATE_DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dbURL == "" {
+		return errors.New("migrate: --database-url is required")
+	}
+	if err := postgres.Migrate(ctx, *dbURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stderr, "migrations applied")
+	return nil
 }
