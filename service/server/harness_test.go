@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ type env struct {
 	srv     *server.Server
 	baseURL string // REST: http://127.0.0.1:port
 	logs    *syncBuffer
+	// stop shuts the server down and waits for Run to return; the test's
+	// cleanup calls it too, and calling it twice is harmless.
+	stop func()
 
 	conn  *grpc.ClientConn
 	auth  keygatev1.AuthServiceClient
@@ -79,7 +83,7 @@ func start(t *testing.T, st store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		conn.Close()
 		cancel()
 		select {
@@ -91,8 +95,9 @@ func start(t *testing.T, st store.Store) *env {
 			t.Error("server did not shut down")
 		}
 	})
+	t.Cleanup(stop)
 	return &env{
-		t: t, store: st, srv: srv, baseURL: "http://" + srv.HTTPAddr(), logs: logs,
+		t: t, store: st, srv: srv, baseURL: "http://" + srv.HTTPAddr(), logs: logs, stop: stop,
 		conn:  conn,
 		auth:  keygatev1.NewAuthServiceClient(conn),
 		keys:  keygatev1.NewApiKeyServiceClient(conn),
@@ -236,4 +241,15 @@ func wantError(t *testing.T, r response, code int, errCode string) {
 	if str(r.body, "errors", "title") == "" || get(r.body, "errors", "details") == nil {
 		t.Fatalf("error without title or details: %s", r.raw)
 	}
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
