@@ -64,11 +64,11 @@ func (s *Service) CreateApiKey(ctx context.Context, req *keygatev1.CreateApiKeyR
 				v.Add("property_ids", fmt.Sprintf("item %d is not a property id", n+1))
 				continue
 			}
-			ok, err := s.store.HasPropertyAccess(ctx, p.User.ID, id)
+			role, err := s.store.PropertyRole(ctx, p.User.ID, id)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
+			if role == "" {
 				v.Add("property_ids", fmt.Sprintf("property %s not found", id))
 			}
 		}

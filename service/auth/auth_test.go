@@ -99,7 +99,7 @@ func TestRules(t *testing.T) {
 		}
 		return true
 	})
-	if n != 14 || len(rules) != n {
+	if n != 19 || len(rules) != n {
 		t.Fatalf("%d methods, %d rules", n, len(rules))
 	}
 	public := 0
@@ -120,8 +120,23 @@ func TestRules(t *testing.T) {
 	if public != 1 {
 		t.Fatalf("%d public methods", public)
 	}
-	if rules["/keygate.v1.PropertyService/GetProperty"].propertyField.Name() != "id" {
+	if f := rules["/keygate.v1.PropertyService/GetProperty"].propertyField; len(f) != 1 || f[0].Name() != "id" {
 		t.Fatal("GetProperty does not name its property field")
+	}
+	if f := rules["/keygate.v1.PropertyUserService/CreatePropertyUser"].propertyField; len(f) != 2 || f[1].Name() != "property_id" {
+		t.Fatal("CreatePropertyUser does not name its property field")
+	}
+	invite := &keygatev1.CreatePropertyUserRequest{}
+	r := rules["/keygate.v1.PropertyUserService/CreatePropertyUser"]
+	if r.propertyID(invite.ProtoReflect()) != "" {
+		t.Fatal("an unset nested property id is not empty")
+	}
+	invite.Invite = &keygatev1.CreatePropertyUserRequest_Invite{PropertyId: "p1"}
+	if r.propertyID(invite.ProtoReflect()) != "p1" {
+		t.Fatal("nested property id not read")
+	}
+	if _, err := fieldPath(invite.ProtoReflect().Descriptor(), "invite.role.x"); err == nil {
+		t.Fatal("a path through a string was accepted")
 	}
 }
 

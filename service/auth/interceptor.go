@@ -124,8 +124,7 @@ func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message) 
 		return nil, err
 	}
 	if r.propertyField != nil {
-		id := req.ProtoReflect().Get(r.propertyField).String()
-		if err := i.checkProperty(ctx, p, id); err != nil {
+		if err := i.checkProperty(ctx, p, r.propertyID(req.ProtoReflect())); err != nil {
 			return nil, err
 		}
 	}
@@ -211,11 +210,11 @@ func (i *Interceptor) checkProperty(ctx context.Context, p *Principal, id string
 	if !store.ValidID(id) {
 		return status.Error(codes.NotFound, "property not found")
 	}
-	ok, err := i.store.HasPropertyAccess(ctx, p.User.ID, id)
+	role, err := i.store.PropertyRole(ctx, p.User.ID, id)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if role == "" {
 		return status.Error(codes.NotFound, "property not found")
 	}
 	if ids, narrowed := p.Scope(); narrowed && !slices.Contains(ids, id) {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -13,7 +14,7 @@ import (
 // rule is the compiled form of a method's keygate.v1.auth option.
 type rule struct {
 	allow              map[keygatev1.Credential]bool
-	propertyField      protoreflect.FieldDescriptor // nil when the RPC names no property
+	propertyField      []protoreflect.FieldDescriptor // path to the property id; nil when the RPC names none
 	needsAllProperties bool
 }
 
@@ -39,12 +40,10 @@ func loadRules() (map[string]rule, error) {
 					r.allow[c] = true
 				}
 				if name := opt.GetPropertyField(); name != "" {
-					f := m.Input().Fields().ByName(protoreflect.Name(name))
-					if f == nil || f.Kind() != protoreflect.StringKind || f.IsList() {
-						err = fmt.Errorf("auth rule of %s: property_field %q is not a string field of %s", m.FullName(), name, m.Input().FullName())
+					if r.propertyField, err = fieldPath(m.Input(), name); err != nil {
+						err = fmt.Errorf("auth rule of %s: %w", m.FullName(), err)
 						return false
 					}
-					r.propertyField = f
 				}
 				rules[fmt.Sprintf("/%s/%s", services.Get(i).FullName(), m.Name())] = r
 			}
@@ -52,4 +51,40 @@ func loadRules() (map[string]rule, error) {
 		return true
 	})
 	return rules, err
+}
+
+// fieldPath resolves a dotted path such as "invite.property_id" to the
+// fields it walks through; the last one must be a singular string.
+func fieldPath(msg protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
+	var out []protoreflect.FieldDescriptor
+	names := strings.Split(path, ".")
+	for i, name := range names {
+		var f protoreflect.FieldDescriptor
+		if msg != nil {
+			f = msg.Fields().ByName(protoreflect.Name(name))
+		}
+		last := i == len(names)-1
+		switch {
+		case f == nil || f.IsList() || f.IsMap():
+			return nil, fmt.Errorf("property_field %q: no singular field %q", path, name)
+		case last && f.Kind() != protoreflect.StringKind:
+			return nil, fmt.Errorf("property_field %q is not a string", path)
+		case !last && f.Kind() != protoreflect.MessageKind:
+			return nil, fmt.Errorf("property_field %q: %q is not a message", path, name)
+		}
+		out = append(out, f)
+		msg = f.Message()
+	}
+	return out, nil
+}
+
+// propertyID reads the property id a request names, "" when unset.
+func (r rule) propertyID(req protoreflect.Message) string {
+	for _, f := range r.propertyField[:len(r.propertyField)-1] {
+		if !req.Has(f) {
+			return ""
+		}
+		req = req.Get(f).Message()
+	}
+	return req.Get(r.propertyField[len(r.propertyField)-1]).String()
 }

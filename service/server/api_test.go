@@ -38,6 +38,10 @@ func testAPI(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"Properties", testProperties},
 		{"Sessions", testSessions},
 		{"Plumbing", testPlumbing},
+		{"Sharing", testSharing},
+		{"PropertyAttributes", testPropertyAttributes},
+		{"PropertyListQueries", testPropertyListQueries},
+		{"PropertyOptions", testPropertyOptions},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(t, newStore(t))

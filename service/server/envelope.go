@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // envelope rewrites a gRPC response into the Channex JSON shape that REST
@@ -20,11 +21,12 @@ import (
 //   - a response with one singular message field (GetPropertyResponse.property)
 //     becomes {"data":{"type":"property","id":…,"attributes":{…}}}
 //   - a response with a repeated message field and a `meta` field becomes
-//     {"data":[…],"meta":{"page":…,"limit":…,"total":…}}
+//     {"data":[…],"meta":{"page":…,"limit":…,"total":…}}; without `meta`,
+//     {"data":[…]}
 //   - an empty response becomes {"meta":{"message":"Success"}}
 //
 // Attributes use the proto field names (snake_case); unset messages and
-// timestamps are null; unset `optional` scalars are left out (the plaintext
+// timestamps and wrappers are null; unset `optional` scalars are left out (the plaintext
 // api_key appears only where it is set, in the create response); timestamps are RFC 3339 in UTC; enum values lose
 // their type prefix and are lower-cased (API_KEY_STATUS_REVOKED → "revoked").
 func envelope(_ context.Context, resp proto.Message) (any, error) {
@@ -34,7 +36,7 @@ func envelope(_ context.Context, resp proto.Message) (any, error) {
 	switch {
 	case fields.Len() == 0:
 		b.WriteString(`{"meta":{"message":"Success"}}`)
-	case fields.Len() == 2 && fields.Get(0).IsList() && fields.Get(1).Name() == "meta":
+	case fields.Get(0).IsList() && (fields.Len() == 1 || fields.Len() == 2 && fields.Get(1).Name() == "meta"):
 		b.WriteString(`{"data":[`)
 		list := m.Get(fields.Get(0)).List()
 		for i := 0; i < list.Len(); i++ {
@@ -43,8 +45,11 @@ func envelope(_ context.Context, resp proto.Message) (any, error) {
 			}
 			resource(&b, list.Get(i).Message())
 		}
-		b.WriteString(`],"meta":`)
-		object(&b, m.Get(fields.Get(1)).Message())
+		b.WriteByte(']')
+		if fields.Len() == 2 {
+			b.WriteString(`,"meta":`)
+			object(&b, m.Get(fields.Get(1)).Message())
+		}
 		b.WriteByte('}')
 	case fields.Len() == 1 && fields.Get(0).Message() != nil:
 		b.WriteString(`{"data":`)
@@ -111,8 +116,12 @@ func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value
 	switch f.Kind() {
 	case protoreflect.MessageKind:
 		msg := v.Message()
-		if ts, ok := msg.Interface().(*timestamppb.Timestamp); ok {
-			writeString(b, ts.AsTime().UTC().Format(time.RFC3339Nano))
+		switch w := msg.Interface().(type) {
+		case *timestamppb.Timestamp:
+			writeString(b, w.AsTime().UTC().Format(time.RFC3339Nano))
+			return
+		case *wrapperspb.Int32Value:
+			b.WriteString(strconv.FormatInt(int64(w.GetValue()), 10))
 			return
 		}
 		object(b, msg)

@@ -48,6 +48,7 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 		keygatev1.RegisterAuthServiceHandler,
 		keygatev1.RegisterApiKeyServiceHandler,
 		keygatev1.RegisterPropertyServiceHandler,
+		keygatev1.RegisterPropertyUserServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return nil, err

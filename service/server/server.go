@@ -24,6 +24,7 @@ import (
 	"github.com/keygate/keygate/service/apikey"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/property"
+	"github.com/keygate/keygate/service/sharing"
 	"github.com/keygate/keygate/service/store"
 )
 
@@ -69,6 +70,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(cfg.Store))
 	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(cfg.Store))
 	keygatev1.RegisterPropertyServiceServer(s.grpcServer, property.New(cfg.Store))
+	keygatev1.RegisterPropertyUserServiceServer(s.grpcServer, sharing.New(cfg.Store))
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
 	// Not serving until the first store check passes (see watchStore).

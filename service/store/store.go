@@ -29,6 +29,9 @@ var (
 	// ErrAborted: a transaction lost a race with another one and was rolled
 	// back; the caller may retry.
 	ErrAborted = errors.New("store: aborted")
+	// ErrLastOwner: the change would leave a property without an owner.
+	// Nothing was changed.
+	ErrLastOwner = errors.New("store: a property must keep at least one owner")
 )
 
 // Precision is the resolution of every time a store keeps (PostgreSQL's
@@ -72,16 +75,95 @@ type APIKey struct {
 // Revoked reports whether the key has been withdrawn.
 func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
-// Property is a hotel or other lodging.
+// Property is a hotel or other lodging with the attributes of a Channex
+// property. Empty strings are unset attributes.
 type Property struct {
-	ID        string
-	Title     string
-	Currency  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID           string
+	Title        string
+	Currency     string
+	Email        string
+	Phone        string
+	ZipCode      string
+	Country      string
+	State        string
+	City         string
+	Address      string
+	Longitude    string // decimal string, kept exactly as given
+	Latitude     string
+	Timezone     string
+	PropertyType string
+	Settings     PropertySettings
+	Content      PropertyContent
+	IsActive     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
-// PropertyQuery selects properties for ListProperties.
+// PropertySettings are a property's booking rules.
+type PropertySettings struct {
+	AllowAvailabilityAutoupdateOnConfirmation bool
+	AllowAvailabilityAutoupdateOnModification bool
+	AllowAvailabilityAutoupdateOnCancellation bool
+	MinStayType                               string
+	MinPrice                                  string // decimal string
+	MaxPrice                                  string
+	StateLength                               int
+	CutOffTime                                string // HH:MM:SS
+	CutOffDays                                int
+	MaxDayAdvance                             *int // nil: no limit
+}
+
+// PropertyContent is a property's descriptive content.
+type PropertyContent struct {
+	Description          string
+	ImportantInformation string
+	Photos               []Photo // in the order given; never nil when read
+	LogoURL              string
+	Website              string
+}
+
+// Photo is one photo of a property.
+type Photo struct {
+	URL         string
+	Position    int
+	Description string
+	Author      string
+	Kind        string
+}
+
+// Role is what a user may do with a property.
+type Role string
+
+const (
+	// RoleOwner may do everything, including deleting the property and
+	// changing who has access.
+	RoleOwner Role = "owner"
+	// RoleUser may read and update the property.
+	RoleUser Role = "user"
+)
+
+// PropertyUser is one user's access to one property.
+type PropertyUser struct {
+	ID         string
+	PropertyID string
+	UserID     string
+	UserEmail  string // read-only: the user's email, filled in on reads
+	Role       Role
+	CreatedAt  time.Time
+}
+
+// PropertyOrder is the sort key of a property list. Ties are broken by id,
+// ascending, whatever the direction.
+type PropertyOrder string
+
+const (
+	OrderByTitle     PropertyOrder = "title" // the default; byte-wise, like Go's string comparison
+	OrderByCreatedAt PropertyOrder = "created_at"
+)
+
+// PropertyQuery selects properties for ListProperties. The user's access
+// narrows first, then the key scope, then the filters; the total counts
+// what is left.
 type PropertyQuery struct {
 	// UserID: only properties this user can access.
 	UserID string
@@ -89,6 +171,17 @@ type PropertyQuery struct {
 	// chosen scope). An empty IDs then matches nothing.
 	OnlyIDs bool
 	IDs     []string
+	// FilterIDs, when not nil, keeps only properties with one of these ids.
+	FilterIDs []string
+	// TitleContains, when not empty, keeps titles that contain it,
+	// ignoring letter case (beyond ASCII, PostgreSQL folds case by the
+	// database's LC_CTYPE).
+	TitleContains string
+	// IsActive, when not nil, keeps properties whose IsActive equals it.
+	IsActive *bool
+	// OrderBy is the sort key (empty means OrderByTitle); Desc reverses it.
+	OrderBy PropertyOrder
+	Desc    bool
 	// Offset and Limit select the page; Limit 0 means no limit.
 	Offset, Limit int
 }
@@ -129,21 +222,38 @@ type Store interface {
 	// one step. Revoked keys are returned too; the caller refuses them.
 	AuthenticateAPIKey(ctx context.Context, digest []byte) (APIKey, User, error)
 
-	// CreateProperty stores a property and gives ownerID access to it.
+	// CreateProperty stores a property and makes ownerID its owner (a
+	// PropertyUser with a fresh id), together.
 	CreateProperty(ctx context.Context, p Property, ownerID string) error
 	GetProperty(ctx context.Context, id string) (Property, error)
-	// ListProperties returns a page of the properties q selects, ordered by
-	// title then id, and the number selected across all pages.
+	// ListProperties returns a page of the properties q selects, in the
+	// order q asks for, and the number selected across all pages.
 	ListProperties(ctx context.Context, q PropertyQuery) ([]Property, int, error)
-	// UpdateProperty replaces Title, Currency and UpdatedAt of an existing
-	// property and returns the stored result.
+	// UpdateProperty replaces every attribute of an existing property but
+	// ID, IsActive and CreatedAt, and returns the stored result.
 	UpdateProperty(ctx context.Context, p Property) (Property, error)
 	// DeleteProperty deletes a property, every user's access to it, and
 	// removes it from every key's scope.
 	DeleteProperty(ctx context.Context, id string) error
-	// HasPropertyAccess reports whether a user can access a property. A
-	// missing property is simply not accessible.
-	HasPropertyAccess(ctx context.Context, userID, propertyID string) (bool, error)
+	// PropertyRole returns a user's role on a property, or "" when the
+	// user cannot access it (a missing property included).
+	PropertyRole(ctx context.Context, userID, propertyID string) (Role, error)
+
+	// AddPropertyUser gives a user access to a property. ErrNotFound if the
+	// property or user does not exist; ErrAlreadyExists if the user already
+	// has access.
+	AddPropertyUser(ctx context.Context, pu PropertyUser) error
+	GetPropertyUser(ctx context.Context, id string) (PropertyUser, error)
+	// ListPropertyUsers returns everyone with access to a property, oldest
+	// first (ties by id); ErrNotFound if the property does not exist.
+	ListPropertyUsers(ctx context.Context, propertyID string) ([]PropertyUser, error)
+	// SetPropertyUserRole changes a role and returns the record.
+	// ErrLastOwner if it would demote the property's last owner.
+	SetPropertyUserRole(ctx context.Context, id string, role Role) (PropertyUser, error)
+	// RemovePropertyUser withdraws access. ErrLastOwner if it is the
+	// property's last owner. Concurrent changes never leave a property
+	// without an owner.
+	RemovePropertyUser(ctx context.Context, id string) error
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -23,16 +24,40 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Property is a hotel or other lodging.
+// Property is a hotel or other lodging, with the attributes of a Channex
+// property. Unset strings are empty.
 type Property struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Required, at most 255 characters.
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	// Required, an ISO 4217 currency code such as "EUR".
-	Currency      string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Currency  string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Email     string                 `protobuf:"bytes,6,opt,name=email,proto3" json:"email,omitempty"`
+	Phone     string                 `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
+	ZipCode   string                 `protobuf:"bytes,8,opt,name=zip_code,json=zipCode,proto3" json:"zip_code,omitempty"`
+	// ISO 3166-1 alpha-2, e.g. "GB".
+	Country string `protobuf:"bytes,9,opt,name=country,proto3" json:"country,omitempty"`
+	State   string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
+	City    string `protobuf:"bytes,11,opt,name=city,proto3" json:"city,omitempty"`
+	Address string `protobuf:"bytes,12,opt,name=address,proto3" json:"address,omitempty"`
+	// Decimal degrees, -180..180, at most 7 decimal places, e.g. "-0.1277583".
+	Longitude string `protobuf:"bytes,13,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	// Decimal degrees, -90..90, at most 7 decimal places.
+	Latitude string `protobuf:"bytes,14,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	// An IANA time zone name, e.g. "Europe/London".
+	Timezone string `protobuf:"bytes,15,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	// One of apart_hotel, apartment, boat, camping, capsule_hotel, chalet,
+	// country_house, farm_stay, guest_house, holiday_home, holiday_park,
+	// homestay, hostel, hotel, inn, lodge, motel, resort, riad, ryokan, tent,
+	// villa.
+	PropertyType string            `protobuf:"bytes,16,opt,name=property_type,json=propertyType,proto3" json:"property_type,omitempty"`
+	Settings     *PropertySettings `protobuf:"bytes,17,opt,name=settings,proto3" json:"settings,omitempty"`
+	Content      *PropertyContent  `protobuf:"bytes,18,opt,name=content,proto3" json:"content,omitempty"`
+	// Read-only.
+	IsActive      bool `protobuf:"varint,19,opt,name=is_active,json=isActive,proto3" json:"is_active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,18 +127,409 @@ func (x *Property) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// PropertyInput holds the writable attributes of a property.
+func (x *Property) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Property) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Property) GetZipCode() string {
+	if x != nil {
+		return x.ZipCode
+	}
+	return ""
+}
+
+func (x *Property) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Property) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Property) GetCity() string {
+	if x != nil {
+		return x.City
+	}
+	return ""
+}
+
+func (x *Property) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Property) GetLongitude() string {
+	if x != nil {
+		return x.Longitude
+	}
+	return ""
+}
+
+func (x *Property) GetLatitude() string {
+	if x != nil {
+		return x.Latitude
+	}
+	return ""
+}
+
+func (x *Property) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *Property) GetPropertyType() string {
+	if x != nil {
+		return x.PropertyType
+	}
+	return ""
+}
+
+func (x *Property) GetSettings() *PropertySettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *Property) GetContent() *PropertyContent {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *Property) GetIsActive() bool {
+	if x != nil {
+		return x.IsActive
+	}
+	return false
+}
+
+// PropertySettings are a property's booking rules.
+type PropertySettings struct {
+	state                                     protoimpl.MessageState `protogen:"open.v1"`
+	AllowAvailabilityAutoupdateOnConfirmation bool                   `protobuf:"varint,1,opt,name=allow_availability_autoupdate_on_confirmation,json=allowAvailabilityAutoupdateOnConfirmation,proto3" json:"allow_availability_autoupdate_on_confirmation,omitempty"`
+	AllowAvailabilityAutoupdateOnModification bool                   `protobuf:"varint,2,opt,name=allow_availability_autoupdate_on_modification,json=allowAvailabilityAutoupdateOnModification,proto3" json:"allow_availability_autoupdate_on_modification,omitempty"`
+	AllowAvailabilityAutoupdateOnCancellation bool                   `protobuf:"varint,3,opt,name=allow_availability_autoupdate_on_cancellation,json=allowAvailabilityAutoupdateOnCancellation,proto3" json:"allow_availability_autoupdate_on_cancellation,omitempty"`
+	// "both", "arrival" or "through".
+	MinStayType string `protobuf:"bytes,4,opt,name=min_stay_type,json=minStayType,proto3" json:"min_stay_type,omitempty"`
+	// Decimal strings; min_price <= max_price when both are set.
+	MinPrice string `protobuf:"bytes,5,opt,name=min_price,json=minPrice,proto3" json:"min_price,omitempty"`
+	MaxPrice string `protobuf:"bytes,6,opt,name=max_price,json=maxPrice,proto3" json:"max_price,omitempty"`
+	// Days of availability kept, 100..730. Zero on input means 500.
+	StateLength int32 `protobuf:"varint,7,opt,name=state_length,json=stateLength,proto3" json:"state_length,omitempty"`
+	// HH:MM:SS on a 30-minute step, e.g. "18:30:00".
+	CutOffTime string `protobuf:"bytes,8,opt,name=cut_off_time,json=cutOffTime,proto3" json:"cut_off_time,omitempty"`
+	CutOffDays int32  `protobuf:"varint,9,opt,name=cut_off_days,json=cutOffDays,proto3" json:"cut_off_days,omitempty"`
+	// Days ahead that can be booked, or null for no limit.
+	MaxDayAdvance *wrapperspb.Int32Value `protobuf:"bytes,10,opt,name=max_day_advance,json=maxDayAdvance,proto3" json:"max_day_advance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertySettings) Reset() {
+	*x = PropertySettings{}
+	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertySettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertySettings) ProtoMessage() {}
+
+func (x *PropertySettings) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertySettings.ProtoReflect.Descriptor instead.
+func (*PropertySettings) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PropertySettings) GetAllowAvailabilityAutoupdateOnConfirmation() bool {
+	if x != nil {
+		return x.AllowAvailabilityAutoupdateOnConfirmation
+	}
+	return false
+}
+
+func (x *PropertySettings) GetAllowAvailabilityAutoupdateOnModification() bool {
+	if x != nil {
+		return x.AllowAvailabilityAutoupdateOnModification
+	}
+	return false
+}
+
+func (x *PropertySettings) GetAllowAvailabilityAutoupdateOnCancellation() bool {
+	if x != nil {
+		return x.AllowAvailabilityAutoupdateOnCancellation
+	}
+	return false
+}
+
+func (x *PropertySettings) GetMinStayType() string {
+	if x != nil {
+		return x.MinStayType
+	}
+	return ""
+}
+
+func (x *PropertySettings) GetMinPrice() string {
+	if x != nil {
+		return x.MinPrice
+	}
+	return ""
+}
+
+func (x *PropertySettings) GetMaxPrice() string {
+	if x != nil {
+		return x.MaxPrice
+	}
+	return ""
+}
+
+func (x *PropertySettings) GetStateLength() int32 {
+	if x != nil {
+		return x.StateLength
+	}
+	return 0
+}
+
+func (x *PropertySettings) GetCutOffTime() string {
+	if x != nil {
+		return x.CutOffTime
+	}
+	return ""
+}
+
+func (x *PropertySettings) GetCutOffDays() int32 {
+	if x != nil {
+		return x.CutOffDays
+	}
+	return 0
+}
+
+func (x *PropertySettings) GetMaxDayAdvance() *wrapperspb.Int32Value {
+	if x != nil {
+		return x.MaxDayAdvance
+	}
+	return nil
+}
+
+// PropertyContent is a property's descriptive content.
+type PropertyContent struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Description          string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
+	ImportantInformation string                 `protobuf:"bytes,2,opt,name=important_information,json=importantInformation,proto3" json:"important_information,omitempty"`
+	Photos               []*PropertyPhoto       `protobuf:"bytes,3,rep,name=photos,proto3" json:"photos,omitempty"`
+	// http or https URLs.
+	LogoUrl       string `protobuf:"bytes,4,opt,name=logo_url,json=logoUrl,proto3" json:"logo_url,omitempty"`
+	Website       string `protobuf:"bytes,5,opt,name=website,proto3" json:"website,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyContent) Reset() {
+	*x = PropertyContent{}
+	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyContent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyContent) ProtoMessage() {}
+
+func (x *PropertyContent) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyContent.ProtoReflect.Descriptor instead.
+func (*PropertyContent) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PropertyContent) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PropertyContent) GetImportantInformation() string {
+	if x != nil {
+		return x.ImportantInformation
+	}
+	return ""
+}
+
+func (x *PropertyContent) GetPhotos() []*PropertyPhoto {
+	if x != nil {
+		return x.Photos
+	}
+	return nil
+}
+
+func (x *PropertyContent) GetLogoUrl() string {
+	if x != nil {
+		return x.LogoUrl
+	}
+	return ""
+}
+
+func (x *PropertyContent) GetWebsite() string {
+	if x != nil {
+		return x.Website
+	}
+	return ""
+}
+
+// PropertyPhoto is one photo of a property.
+type PropertyPhoto struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An http or https URL. Required.
+	Url         string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Position    int32  `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Author      string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
+	// "photo", "ad" or "menu".
+	Kind          string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyPhoto) Reset() {
+	*x = PropertyPhoto{}
+	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyPhoto) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyPhoto) ProtoMessage() {}
+
+func (x *PropertyPhoto) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyPhoto.ProtoReflect.Descriptor instead.
+func (*PropertyPhoto) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PropertyPhoto) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PropertyPhoto) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *PropertyPhoto) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *PropertyPhoto) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *PropertyPhoto) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+// PropertyInput holds the writable attributes of a property. On update,
+// every attribute is replaced: an omitted one is cleared.
 type PropertyInput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Title         string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
 	Currency      string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Phone         string                 `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	ZipCode       string                 `protobuf:"bytes,5,opt,name=zip_code,json=zipCode,proto3" json:"zip_code,omitempty"`
+	Country       string                 `protobuf:"bytes,6,opt,name=country,proto3" json:"country,omitempty"`
+	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	City          string                 `protobuf:"bytes,8,opt,name=city,proto3" json:"city,omitempty"`
+	Address       string                 `protobuf:"bytes,9,opt,name=address,proto3" json:"address,omitempty"`
+	Longitude     string                 `protobuf:"bytes,10,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	Latitude      string                 `protobuf:"bytes,11,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	Timezone      string                 `protobuf:"bytes,12,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	PropertyType  string                 `protobuf:"bytes,13,opt,name=property_type,json=propertyType,proto3" json:"property_type,omitempty"`
+	Settings      *PropertySettings      `protobuf:"bytes,14,opt,name=settings,proto3" json:"settings,omitempty"`
+	Content       *PropertyContent       `protobuf:"bytes,15,opt,name=content,proto3" json:"content,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PropertyInput) Reset() {
 	*x = PropertyInput{}
-	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -125,7 +541,7 @@ func (x *PropertyInput) String() string {
 func (*PropertyInput) ProtoMessage() {}
 
 func (x *PropertyInput) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -138,7 +554,7 @@ func (x *PropertyInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyInput.ProtoReflect.Descriptor instead.
 func (*PropertyInput) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{1}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PropertyInput) GetTitle() string {
@@ -155,6 +571,280 @@ func (x *PropertyInput) GetCurrency() string {
 	return ""
 }
 
+func (x *PropertyInput) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetZipCode() string {
+	if x != nil {
+		return x.ZipCode
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetCity() string {
+	if x != nil {
+		return x.City
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetLongitude() string {
+	if x != nil {
+		return x.Longitude
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetLatitude() string {
+	if x != nil {
+		return x.Latitude
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetPropertyType() string {
+	if x != nil {
+		return x.PropertyType
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetSettings() *PropertySettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *PropertyInput) GetContent() *PropertyContent {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// PropertyFilter narrows a property list. On REST: filter[title],
+// filter[id] (a comma-separated list) and filter[is_active].
+type PropertyFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Case-insensitive substring of the title.
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// Comma-separated property ids; any of them matches.
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// "true" or "false".
+	IsActive      string `protobuf:"bytes,3,opt,name=is_active,json=isActive,proto3" json:"is_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyFilter) Reset() {
+	*x = PropertyFilter{}
+	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyFilter) ProtoMessage() {}
+
+func (x *PropertyFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyFilter.ProtoReflect.Descriptor instead.
+func (*PropertyFilter) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PropertyFilter) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PropertyFilter) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PropertyFilter) GetIsActive() string {
+	if x != nil {
+		return x.IsActive
+	}
+	return ""
+}
+
+// PropertyOrder orders a property list. On REST: order[title]=asc or
+// order[created_at]=desc; one of the two at a time. The default is title
+// ascending.
+type PropertyOrder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "asc" or "desc".
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// "asc" or "desc".
+	CreatedAt     string `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyOrder) Reset() {
+	*x = PropertyOrder{}
+	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyOrder) ProtoMessage() {}
+
+func (x *PropertyOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyOrder.ProtoReflect.Descriptor instead.
+func (*PropertyOrder) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PropertyOrder) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PropertyOrder) GetCreatedAt() string {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return ""
+}
+
+// PropertyOption is the short form of a property, for pick lists.
+type PropertyOption struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Currency      string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyOption) Reset() {
+	*x = PropertyOption{}
+	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyOption) ProtoMessage() {}
+
+func (x *PropertyOption) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyOption.ProtoReflect.Descriptor instead.
+func (*PropertyOption) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PropertyOption) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PropertyOption) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *PropertyOption) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
 type CreatePropertyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Property      *PropertyInput         `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
@@ -164,7 +854,7 @@ type CreatePropertyRequest struct {
 
 func (x *CreatePropertyRequest) Reset() {
 	*x = CreatePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +866,7 @@ func (x *CreatePropertyRequest) String() string {
 func (*CreatePropertyRequest) ProtoMessage() {}
 
 func (x *CreatePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +879,7 @@ func (x *CreatePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyRequest.ProtoReflect.Descriptor instead.
 func (*CreatePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{2}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreatePropertyRequest) GetProperty() *PropertyInput {
@@ -208,7 +898,7 @@ type CreatePropertyResponse struct {
 
 func (x *CreatePropertyResponse) Reset() {
 	*x = CreatePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +910,7 @@ func (x *CreatePropertyResponse) String() string {
 func (*CreatePropertyResponse) ProtoMessage() {}
 
 func (x *CreatePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +923,7 @@ func (x *CreatePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyResponse.ProtoReflect.Descriptor instead.
 func (*CreatePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreatePropertyResponse) GetProperty() *Property {
@@ -246,13 +936,15 @@ func (x *CreatePropertyResponse) GetProperty() *Property {
 type ListPropertiesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pagination    *Pagination            `protobuf:"bytes,1,opt,name=pagination,proto3" json:"pagination,omitempty"`
+	Filter        *PropertyFilter        `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	Order         *PropertyOrder         `protobuf:"bytes,3,opt,name=order,proto3" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListPropertiesRequest) Reset() {
 	*x = ListPropertiesRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +956,7 @@ func (x *ListPropertiesRequest) String() string {
 func (*ListPropertiesRequest) ProtoMessage() {}
 
 func (x *ListPropertiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,12 +969,106 @@ func (x *ListPropertiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertiesRequest.ProtoReflect.Descriptor instead.
 func (*ListPropertiesRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListPropertiesRequest) GetPagination() *Pagination {
 	if x != nil {
 		return x.Pagination
+	}
+	return nil
+}
+
+func (x *ListPropertiesRequest) GetFilter() *PropertyFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *ListPropertiesRequest) GetOrder() *PropertyOrder {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+type ListPropertyOptionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPropertyOptionsRequest) Reset() {
+	*x = ListPropertyOptionsRequest{}
+	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPropertyOptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPropertyOptionsRequest) ProtoMessage() {}
+
+func (x *ListPropertyOptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPropertyOptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPropertyOptionsRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{11}
+}
+
+type ListPropertyOptionsResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PropertyOptions []*PropertyOption      `protobuf:"bytes,1,rep,name=property_options,json=propertyOptions,proto3" json:"property_options,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListPropertyOptionsResponse) Reset() {
+	*x = ListPropertyOptionsResponse{}
+	mi := &file_keygate_v1_property_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPropertyOptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPropertyOptionsResponse) ProtoMessage() {}
+
+func (x *ListPropertyOptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPropertyOptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPropertyOptionsResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListPropertyOptionsResponse) GetPropertyOptions() []*PropertyOption {
+	if x != nil {
+		return x.PropertyOptions
 	}
 	return nil
 }
@@ -297,7 +1083,7 @@ type ListPropertiesResponse struct {
 
 func (x *ListPropertiesResponse) Reset() {
 	*x = ListPropertiesResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +1095,7 @@ func (x *ListPropertiesResponse) String() string {
 func (*ListPropertiesResponse) ProtoMessage() {}
 
 func (x *ListPropertiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +1108,7 @@ func (x *ListPropertiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertiesResponse.ProtoReflect.Descriptor instead.
 func (*ListPropertiesResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPropertiesResponse) GetProperties() []*Property {
@@ -348,7 +1134,7 @@ type GetPropertyRequest struct {
 
 func (x *GetPropertyRequest) Reset() {
 	*x = GetPropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +1146,7 @@ func (x *GetPropertyRequest) String() string {
 func (*GetPropertyRequest) ProtoMessage() {}
 
 func (x *GetPropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +1159,7 @@ func (x *GetPropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPropertyRequest.ProtoReflect.Descriptor instead.
 func (*GetPropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetPropertyRequest) GetId() string {
@@ -392,7 +1178,7 @@ type GetPropertyResponse struct {
 
 func (x *GetPropertyResponse) Reset() {
 	*x = GetPropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +1190,7 @@ func (x *GetPropertyResponse) String() string {
 func (*GetPropertyResponse) ProtoMessage() {}
 
 func (x *GetPropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +1203,7 @@ func (x *GetPropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPropertyResponse.ProtoReflect.Descriptor instead.
 func (*GetPropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetPropertyResponse) GetProperty() *Property {
@@ -437,7 +1223,7 @@ type UpdatePropertyRequest struct {
 
 func (x *UpdatePropertyRequest) Reset() {
 	*x = UpdatePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +1235,7 @@ func (x *UpdatePropertyRequest) String() string {
 func (*UpdatePropertyRequest) ProtoMessage() {}
 
 func (x *UpdatePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +1248,7 @@ func (x *UpdatePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdatePropertyRequest) GetId() string {
@@ -488,7 +1274,7 @@ type UpdatePropertyResponse struct {
 
 func (x *UpdatePropertyResponse) Reset() {
 	*x = UpdatePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +1286,7 @@ func (x *UpdatePropertyResponse) String() string {
 func (*UpdatePropertyResponse) ProtoMessage() {}
 
 func (x *UpdatePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +1299,7 @@ func (x *UpdatePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{9}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdatePropertyResponse) GetProperty() *Property {
@@ -534,7 +1320,7 @@ type DeletePropertyRequest struct {
 
 func (x *DeletePropertyRequest) Reset() {
 	*x = DeletePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +1332,7 @@ func (x *DeletePropertyRequest) String() string {
 func (*DeletePropertyRequest) ProtoMessage() {}
 
 func (x *DeletePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +1345,7 @@ func (x *DeletePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePropertyRequest.ProtoReflect.Descriptor instead.
 func (*DeletePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{10}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeletePropertyRequest) GetId() string {
@@ -584,7 +1370,7 @@ type DeletePropertyResponse struct {
 
 func (x *DeletePropertyResponse) Reset() {
 	*x = DeletePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +1382,7 @@ func (x *DeletePropertyResponse) String() string {
 func (*DeletePropertyResponse) ProtoMessage() {}
 
 func (x *DeletePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +1395,7 @@ func (x *DeletePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePropertyResponse.ProtoReflect.Descriptor instead.
 func (*DeletePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{11}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{19}
 }
 
 var File_keygate_v1_property_proto protoreflect.FileDescriptor
@@ -617,7 +1403,7 @@ var File_keygate_v1_property_proto protoreflect.FileDescriptor
 const file_keygate_v1_property_proto_rawDesc = "" +
 	"\n" +
 	"\x19keygate/v1/property.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xc2\x01\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xf0\x04\n" +
 	"\bProperty\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
@@ -625,18 +1411,90 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"A\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
+	"\x05email\x18\x06 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\a \x01(\tR\x05phone\x12\x19\n" +
+	"\bzip_code\x18\b \x01(\tR\azipCode\x12\x18\n" +
+	"\acountry\x18\t \x01(\tR\acountry\x12\x14\n" +
+	"\x05state\x18\n" +
+	" \x01(\tR\x05state\x12\x12\n" +
+	"\x04city\x18\v \x01(\tR\x04city\x12\x18\n" +
+	"\aaddress\x18\f \x01(\tR\aaddress\x12\x1c\n" +
+	"\tlongitude\x18\r \x01(\tR\tlongitude\x12\x1a\n" +
+	"\blatitude\x18\x0e \x01(\tR\blatitude\x12\x1a\n" +
+	"\btimezone\x18\x0f \x01(\tR\btimezone\x12#\n" +
+	"\rproperty_type\x18\x10 \x01(\tR\fpropertyType\x128\n" +
+	"\bsettings\x18\x11 \x01(\v2\x1c.keygate.v1.PropertySettingsR\bsettings\x125\n" +
+	"\acontent\x18\x12 \x01(\v2\x1b.keygate.v1.PropertyContentR\acontent\x12\x1b\n" +
+	"\tis_active\x18\x13 \x01(\bR\bisActive\"\xc2\x04\n" +
+	"\x10PropertySettings\x12`\n" +
+	"-allow_availability_autoupdate_on_confirmation\x18\x01 \x01(\bR)allowAvailabilityAutoupdateOnConfirmation\x12`\n" +
+	"-allow_availability_autoupdate_on_modification\x18\x02 \x01(\bR)allowAvailabilityAutoupdateOnModification\x12`\n" +
+	"-allow_availability_autoupdate_on_cancellation\x18\x03 \x01(\bR)allowAvailabilityAutoupdateOnCancellation\x12\"\n" +
+	"\rmin_stay_type\x18\x04 \x01(\tR\vminStayType\x12\x1b\n" +
+	"\tmin_price\x18\x05 \x01(\tR\bminPrice\x12\x1b\n" +
+	"\tmax_price\x18\x06 \x01(\tR\bmaxPrice\x12!\n" +
+	"\fstate_length\x18\a \x01(\x05R\vstateLength\x12 \n" +
+	"\fcut_off_time\x18\b \x01(\tR\n" +
+	"cutOffTime\x12 \n" +
+	"\fcut_off_days\x18\t \x01(\x05R\n" +
+	"cutOffDays\x12C\n" +
+	"\x0fmax_day_advance\x18\n" +
+	" \x01(\v2\x1b.google.protobuf.Int32ValueR\rmaxDayAdvance\"\xd0\x01\n" +
+	"\x0fPropertyContent\x12 \n" +
+	"\vdescription\x18\x01 \x01(\tR\vdescription\x123\n" +
+	"\x15important_information\x18\x02 \x01(\tR\x14importantInformation\x121\n" +
+	"\x06photos\x18\x03 \x03(\v2\x19.keygate.v1.PropertyPhotoR\x06photos\x12\x19\n" +
+	"\blogo_url\x18\x04 \x01(\tR\alogoUrl\x12\x18\n" +
+	"\awebsite\x18\x05 \x01(\tR\awebsite\"\x8b\x01\n" +
+	"\rPropertyPhoto\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x05R\bposition\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
+	"\x06author\x18\x04 \x01(\tR\x06author\x12\x12\n" +
+	"\x04kind\x18\x05 \x01(\tR\x04kind\"\xd2\x03\n" +
 	"\rPropertyInput\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"N\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x19\n" +
+	"\bzip_code\x18\x05 \x01(\tR\azipCode\x12\x18\n" +
+	"\acountry\x18\x06 \x01(\tR\acountry\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12\x12\n" +
+	"\x04city\x18\b \x01(\tR\x04city\x12\x18\n" +
+	"\aaddress\x18\t \x01(\tR\aaddress\x12\x1c\n" +
+	"\tlongitude\x18\n" +
+	" \x01(\tR\tlongitude\x12\x1a\n" +
+	"\blatitude\x18\v \x01(\tR\blatitude\x12\x1a\n" +
+	"\btimezone\x18\f \x01(\tR\btimezone\x12#\n" +
+	"\rproperty_type\x18\r \x01(\tR\fpropertyType\x128\n" +
+	"\bsettings\x18\x0e \x01(\v2\x1c.keygate.v1.PropertySettingsR\bsettings\x125\n" +
+	"\acontent\x18\x0f \x01(\v2\x1b.keygate.v1.PropertyContentR\acontent\"S\n" +
+	"\x0ePropertyFilter\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
+	"\tis_active\x18\x03 \x01(\tR\bisActive\"D\n" +
+	"\rPropertyOrder\x12\x14\n" +
+	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\tR\tcreatedAt\"R\n" +
+	"\x0ePropertyOption\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\"N\n" +
 	"\x15CreatePropertyRequest\x125\n" +
 	"\bproperty\x18\x01 \x01(\v2\x19.keygate.v1.PropertyInputR\bproperty\"J\n" +
 	"\x16CreatePropertyResponse\x120\n" +
-	"\bproperty\x18\x01 \x01(\v2\x14.keygate.v1.PropertyR\bproperty\"O\n" +
+	"\bproperty\x18\x01 \x01(\v2\x14.keygate.v1.PropertyR\bproperty\"\xb4\x01\n" +
 	"\x15ListPropertiesRequest\x126\n" +
 	"\n" +
 	"pagination\x18\x01 \x01(\v2\x16.keygate.v1.PaginationR\n" +
-	"pagination\"x\n" +
+	"pagination\x122\n" +
+	"\x06filter\x18\x02 \x01(\v2\x1a.keygate.v1.PropertyFilterR\x06filter\x12/\n" +
+	"\x05order\x18\x03 \x01(\v2\x19.keygate.v1.PropertyOrderR\x05order\"\x1c\n" +
+	"\x1aListPropertyOptionsRequest\"d\n" +
+	"\x1bListPropertyOptionsResponse\x12E\n" +
+	"\x10property_options\x18\x01 \x03(\v2\x1a.keygate.v1.PropertyOptionR\x0fpropertyOptions\"x\n" +
 	"\x16ListPropertiesResponse\x124\n" +
 	"\n" +
 	"properties\x18\x01 \x03(\v2\x14.keygate.v1.PropertyR\n" +
@@ -654,14 +1512,16 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\x15DeletePropertyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x18\n" +
-	"\x16DeletePropertyResponse2\x9f\x05\n" +
+	"\x16DeletePropertyResponse2\xb4\x06\n" +
 	"\x0fPropertyService\x12\x80\x01\n" +
 	"\x0eCreateProperty\x12!.keygate.v1.CreatePropertyRequest\x1a\".keygate.v1.CreatePropertyResponse\"'\xca\xf3\x18\x06\n" +
 	"\x02\x02\x03\x18\x01\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/properties\x12{\n" +
 	"\x0eListProperties\x12!.keygate.v1.ListPropertiesRequest\x1a\".keygate.v1.ListPropertiesResponse\"\"\xca\xf3\x18\x04\n" +
 	"\x02\x02\x03\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/properties\x12{\n" +
 	"\vGetProperty\x12\x1e.keygate.v1.GetPropertyRequest\x1a\x1f.keygate.v1.GetPropertyResponse\"+\xca\xf3\x18\b\n" +
-	"\x02\x02\x03\x12\x02id\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/properties/{id}\x12\x87\x01\n" +
+	"\x02\x02\x03\x12\x02id\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/properties/{id}\x12\x92\x01\n" +
+	"\x13ListPropertyOptions\x12&.keygate.v1.ListPropertyOptionsRequest\x1a'.keygate.v1.ListPropertyOptionsResponse\"*\xca\xf3\x18\x04\n" +
+	"\x02\x02\x03\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/properties/options\x12\x87\x01\n" +
 	"\x0eUpdateProperty\x12!.keygate.v1.UpdatePropertyRequest\x1a\".keygate.v1.UpdatePropertyResponse\".\xca\xf3\x18\b\n" +
 	"\x02\x02\x03\x12\x02id\x82\xd3\xe4\x93\x02\x1c:\x01*\x1a\x17/api/v1/properties/{id}\x12\x84\x01\n" +
 	"\x0eDeleteProperty\x12!.keygate.v1.DeletePropertyRequest\x1a\".keygate.v1.DeletePropertyResponse\"+\xca\xf3\x18\b\n" +
@@ -679,50 +1539,70 @@ func file_keygate_v1_property_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_property_proto_rawDescData
 }
 
-var file_keygate_v1_property_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_keygate_v1_property_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keygate_v1_property_proto_goTypes = []any{
-	(*Property)(nil),               // 0: keygate.v1.Property
-	(*PropertyInput)(nil),          // 1: keygate.v1.PropertyInput
-	(*CreatePropertyRequest)(nil),  // 2: keygate.v1.CreatePropertyRequest
-	(*CreatePropertyResponse)(nil), // 3: keygate.v1.CreatePropertyResponse
-	(*ListPropertiesRequest)(nil),  // 4: keygate.v1.ListPropertiesRequest
-	(*ListPropertiesResponse)(nil), // 5: keygate.v1.ListPropertiesResponse
-	(*GetPropertyRequest)(nil),     // 6: keygate.v1.GetPropertyRequest
-	(*GetPropertyResponse)(nil),    // 7: keygate.v1.GetPropertyResponse
-	(*UpdatePropertyRequest)(nil),  // 8: keygate.v1.UpdatePropertyRequest
-	(*UpdatePropertyResponse)(nil), // 9: keygate.v1.UpdatePropertyResponse
-	(*DeletePropertyRequest)(nil),  // 10: keygate.v1.DeletePropertyRequest
-	(*DeletePropertyResponse)(nil), // 11: keygate.v1.DeletePropertyResponse
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
-	(*Pagination)(nil),             // 13: keygate.v1.Pagination
-	(*ListMeta)(nil),               // 14: keygate.v1.ListMeta
+	(*Property)(nil),                    // 0: keygate.v1.Property
+	(*PropertySettings)(nil),            // 1: keygate.v1.PropertySettings
+	(*PropertyContent)(nil),             // 2: keygate.v1.PropertyContent
+	(*PropertyPhoto)(nil),               // 3: keygate.v1.PropertyPhoto
+	(*PropertyInput)(nil),               // 4: keygate.v1.PropertyInput
+	(*PropertyFilter)(nil),              // 5: keygate.v1.PropertyFilter
+	(*PropertyOrder)(nil),               // 6: keygate.v1.PropertyOrder
+	(*PropertyOption)(nil),              // 7: keygate.v1.PropertyOption
+	(*CreatePropertyRequest)(nil),       // 8: keygate.v1.CreatePropertyRequest
+	(*CreatePropertyResponse)(nil),      // 9: keygate.v1.CreatePropertyResponse
+	(*ListPropertiesRequest)(nil),       // 10: keygate.v1.ListPropertiesRequest
+	(*ListPropertyOptionsRequest)(nil),  // 11: keygate.v1.ListPropertyOptionsRequest
+	(*ListPropertyOptionsResponse)(nil), // 12: keygate.v1.ListPropertyOptionsResponse
+	(*ListPropertiesResponse)(nil),      // 13: keygate.v1.ListPropertiesResponse
+	(*GetPropertyRequest)(nil),          // 14: keygate.v1.GetPropertyRequest
+	(*GetPropertyResponse)(nil),         // 15: keygate.v1.GetPropertyResponse
+	(*UpdatePropertyRequest)(nil),       // 16: keygate.v1.UpdatePropertyRequest
+	(*UpdatePropertyResponse)(nil),      // 17: keygate.v1.UpdatePropertyResponse
+	(*DeletePropertyRequest)(nil),       // 18: keygate.v1.DeletePropertyRequest
+	(*DeletePropertyResponse)(nil),      // 19: keygate.v1.DeletePropertyResponse
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(*wrapperspb.Int32Value)(nil),       // 21: google.protobuf.Int32Value
+	(*Pagination)(nil),                  // 22: keygate.v1.Pagination
+	(*ListMeta)(nil),                    // 23: keygate.v1.ListMeta
 }
 var file_keygate_v1_property_proto_depIdxs = []int32{
-	12, // 0: keygate.v1.Property.created_at:type_name -> google.protobuf.Timestamp
-	12, // 1: keygate.v1.Property.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: keygate.v1.CreatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
-	0,  // 3: keygate.v1.CreatePropertyResponse.property:type_name -> keygate.v1.Property
-	13, // 4: keygate.v1.ListPropertiesRequest.pagination:type_name -> keygate.v1.Pagination
-	0,  // 5: keygate.v1.ListPropertiesResponse.properties:type_name -> keygate.v1.Property
-	14, // 6: keygate.v1.ListPropertiesResponse.meta:type_name -> keygate.v1.ListMeta
-	0,  // 7: keygate.v1.GetPropertyResponse.property:type_name -> keygate.v1.Property
-	1,  // 8: keygate.v1.UpdatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
-	0,  // 9: keygate.v1.UpdatePropertyResponse.property:type_name -> keygate.v1.Property
-	2,  // 10: keygate.v1.PropertyService.CreateProperty:input_type -> keygate.v1.CreatePropertyRequest
-	4,  // 11: keygate.v1.PropertyService.ListProperties:input_type -> keygate.v1.ListPropertiesRequest
-	6,  // 12: keygate.v1.PropertyService.GetProperty:input_type -> keygate.v1.GetPropertyRequest
-	8,  // 13: keygate.v1.PropertyService.UpdateProperty:input_type -> keygate.v1.UpdatePropertyRequest
-	10, // 14: keygate.v1.PropertyService.DeleteProperty:input_type -> keygate.v1.DeletePropertyRequest
-	3,  // 15: keygate.v1.PropertyService.CreateProperty:output_type -> keygate.v1.CreatePropertyResponse
-	5,  // 16: keygate.v1.PropertyService.ListProperties:output_type -> keygate.v1.ListPropertiesResponse
-	7,  // 17: keygate.v1.PropertyService.GetProperty:output_type -> keygate.v1.GetPropertyResponse
-	9,  // 18: keygate.v1.PropertyService.UpdateProperty:output_type -> keygate.v1.UpdatePropertyResponse
-	11, // 19: keygate.v1.PropertyService.DeleteProperty:output_type -> keygate.v1.DeletePropertyResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	20, // 0: keygate.v1.Property.created_at:type_name -> google.protobuf.Timestamp
+	20, // 1: keygate.v1.Property.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: keygate.v1.Property.settings:type_name -> keygate.v1.PropertySettings
+	2,  // 3: keygate.v1.Property.content:type_name -> keygate.v1.PropertyContent
+	21, // 4: keygate.v1.PropertySettings.max_day_advance:type_name -> google.protobuf.Int32Value
+	3,  // 5: keygate.v1.PropertyContent.photos:type_name -> keygate.v1.PropertyPhoto
+	1,  // 6: keygate.v1.PropertyInput.settings:type_name -> keygate.v1.PropertySettings
+	2,  // 7: keygate.v1.PropertyInput.content:type_name -> keygate.v1.PropertyContent
+	4,  // 8: keygate.v1.CreatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
+	0,  // 9: keygate.v1.CreatePropertyResponse.property:type_name -> keygate.v1.Property
+	22, // 10: keygate.v1.ListPropertiesRequest.pagination:type_name -> keygate.v1.Pagination
+	5,  // 11: keygate.v1.ListPropertiesRequest.filter:type_name -> keygate.v1.PropertyFilter
+	6,  // 12: keygate.v1.ListPropertiesRequest.order:type_name -> keygate.v1.PropertyOrder
+	7,  // 13: keygate.v1.ListPropertyOptionsResponse.property_options:type_name -> keygate.v1.PropertyOption
+	0,  // 14: keygate.v1.ListPropertiesResponse.properties:type_name -> keygate.v1.Property
+	23, // 15: keygate.v1.ListPropertiesResponse.meta:type_name -> keygate.v1.ListMeta
+	0,  // 16: keygate.v1.GetPropertyResponse.property:type_name -> keygate.v1.Property
+	4,  // 17: keygate.v1.UpdatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
+	0,  // 18: keygate.v1.UpdatePropertyResponse.property:type_name -> keygate.v1.Property
+	8,  // 19: keygate.v1.PropertyService.CreateProperty:input_type -> keygate.v1.CreatePropertyRequest
+	10, // 20: keygate.v1.PropertyService.ListProperties:input_type -> keygate.v1.ListPropertiesRequest
+	14, // 21: keygate.v1.PropertyService.GetProperty:input_type -> keygate.v1.GetPropertyRequest
+	11, // 22: keygate.v1.PropertyService.ListPropertyOptions:input_type -> keygate.v1.ListPropertyOptionsRequest
+	16, // 23: keygate.v1.PropertyService.UpdateProperty:input_type -> keygate.v1.UpdatePropertyRequest
+	18, // 24: keygate.v1.PropertyService.DeleteProperty:input_type -> keygate.v1.DeletePropertyRequest
+	9,  // 25: keygate.v1.PropertyService.CreateProperty:output_type -> keygate.v1.CreatePropertyResponse
+	13, // 26: keygate.v1.PropertyService.ListProperties:output_type -> keygate.v1.ListPropertiesResponse
+	15, // 27: keygate.v1.PropertyService.GetProperty:output_type -> keygate.v1.GetPropertyResponse
+	12, // 28: keygate.v1.PropertyService.ListPropertyOptions:output_type -> keygate.v1.ListPropertyOptionsResponse
+	17, // 29: keygate.v1.PropertyService.UpdateProperty:output_type -> keygate.v1.UpdatePropertyResponse
+	19, // 30: keygate.v1.PropertyService.DeleteProperty:output_type -> keygate.v1.DeletePropertyResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_property_proto_init() }
@@ -738,7 +1618,7 @@ func file_keygate_v1_property_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_property_proto_rawDesc), len(file_keygate_v1_property_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

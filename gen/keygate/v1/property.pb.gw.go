@@ -131,6 +131,27 @@ func local_request_PropertyService_GetProperty_0(ctx context.Context, marshaler 
 	return msg, metadata, err
 }
 
+func request_PropertyService_ListPropertyOptions_0(ctx context.Context, marshaler runtime.Marshaler, client PropertyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListPropertyOptionsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListPropertyOptions(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_PropertyService_ListPropertyOptions_0(ctx context.Context, marshaler runtime.Marshaler, server PropertyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListPropertyOptionsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListPropertyOptions(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_PropertyService_UpdateProperty_0(ctx context.Context, marshaler runtime.Marshaler, client PropertyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdatePropertyRequest
@@ -295,6 +316,26 @@ func RegisterPropertyServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_PropertyService_GetProperty_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_PropertyService_ListPropertyOptions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/keygate.v1.PropertyService/ListPropertyOptions", runtime.WithHTTPPathPattern("/api/v1/properties/options"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_PropertyService_ListPropertyOptions_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PropertyService_ListPropertyOptions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPut, pattern_PropertyService_UpdateProperty_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -426,6 +467,23 @@ func RegisterPropertyServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_PropertyService_GetProperty_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_PropertyService_ListPropertyOptions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/keygate.v1.PropertyService/ListPropertyOptions", runtime.WithHTTPPathPattern("/api/v1/properties/options"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_PropertyService_ListPropertyOptions_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PropertyService_ListPropertyOptions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPut, pattern_PropertyService_UpdateProperty_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -464,17 +522,19 @@ func RegisterPropertyServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 }
 
 var (
-	pattern_PropertyService_CreateProperty_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "properties"}, ""))
-	pattern_PropertyService_ListProperties_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "properties"}, ""))
-	pattern_PropertyService_GetProperty_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
-	pattern_PropertyService_UpdateProperty_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
-	pattern_PropertyService_DeleteProperty_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
+	pattern_PropertyService_CreateProperty_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "properties"}, ""))
+	pattern_PropertyService_ListProperties_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "properties"}, ""))
+	pattern_PropertyService_GetProperty_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
+	pattern_PropertyService_ListPropertyOptions_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "properties", "options"}, ""))
+	pattern_PropertyService_UpdateProperty_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
+	pattern_PropertyService_DeleteProperty_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "properties", "id"}, ""))
 )
 
 var (
-	forward_PropertyService_CreateProperty_0 = runtime.ForwardResponseMessage
-	forward_PropertyService_ListProperties_0 = runtime.ForwardResponseMessage
-	forward_PropertyService_GetProperty_0    = runtime.ForwardResponseMessage
-	forward_PropertyService_UpdateProperty_0 = runtime.ForwardResponseMessage
-	forward_PropertyService_DeleteProperty_0 = runtime.ForwardResponseMessage
+	forward_PropertyService_CreateProperty_0      = runtime.ForwardResponseMessage
+	forward_PropertyService_ListProperties_0      = runtime.ForwardResponseMessage
+	forward_PropertyService_GetProperty_0         = runtime.ForwardResponseMessage
+	forward_PropertyService_ListPropertyOptions_0 = runtime.ForwardResponseMessage
+	forward_PropertyService_UpdateProperty_0      = runtime.ForwardResponseMessage
+	forward_PropertyService_DeleteProperty_0      = runtime.ForwardResponseMessage
 )

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PropertyService_CreateProperty_FullMethodName = "/keygate.v1.PropertyService/CreateProperty"
-	PropertyService_ListProperties_FullMethodName = "/keygate.v1.PropertyService/ListProperties"
-	PropertyService_GetProperty_FullMethodName    = "/keygate.v1.PropertyService/GetProperty"
-	PropertyService_UpdateProperty_FullMethodName = "/keygate.v1.PropertyService/UpdateProperty"
-	PropertyService_DeleteProperty_FullMethodName = "/keygate.v1.PropertyService/DeleteProperty"
+	PropertyService_CreateProperty_FullMethodName      = "/keygate.v1.PropertyService/CreateProperty"
+	PropertyService_ListProperties_FullMethodName      = "/keygate.v1.PropertyService/ListProperties"
+	PropertyService_GetProperty_FullMethodName         = "/keygate.v1.PropertyService/GetProperty"
+	PropertyService_ListPropertyOptions_FullMethodName = "/keygate.v1.PropertyService/ListPropertyOptions"
+	PropertyService_UpdateProperty_FullMethodName      = "/keygate.v1.PropertyService/UpdateProperty"
+	PropertyService_DeleteProperty_FullMethodName      = "/keygate.v1.PropertyService/DeleteProperty"
 )
 
 // PropertyServiceClient is the client API for PropertyService service.
@@ -40,10 +41,16 @@ type PropertyServiceClient interface {
 	ListProperties(ctx context.Context, in *ListPropertiesRequest, opts ...grpc.CallOption) (*ListPropertiesResponse, error)
 	// GetProperty returns one property.
 	GetProperty(ctx context.Context, in *GetPropertyRequest, opts ...grpc.CallOption) (*GetPropertyResponse, error)
+	// ListPropertyOptions lists id, title and currency of every property in
+	// the caller's scope, unpaginated, for pick lists. It is declared after
+	// GetProperty on purpose: the gateway tries routes in reverse order of
+	// declaration, and /properties/options must win over /properties/{id}.
+	ListPropertyOptions(ctx context.Context, in *ListPropertyOptionsRequest, opts ...grpc.CallOption) (*ListPropertyOptionsResponse, error)
 	// UpdateProperty replaces every writable attribute; omitted ones are
 	// cleared.
 	UpdateProperty(ctx context.Context, in *UpdatePropertyRequest, opts ...grpc.CallOption) (*UpdatePropertyResponse, error)
-	// DeleteProperty deletes a property. It leaves every key's scope.
+	// DeleteProperty deletes a property; only its owners may. It leaves every
+	// key's scope.
 	DeleteProperty(ctx context.Context, in *DeletePropertyRequest, opts ...grpc.CallOption) (*DeletePropertyResponse, error)
 }
 
@@ -85,6 +92,16 @@ func (c *propertyServiceClient) GetProperty(ctx context.Context, in *GetProperty
 	return out, nil
 }
 
+func (c *propertyServiceClient) ListPropertyOptions(ctx context.Context, in *ListPropertyOptionsRequest, opts ...grpc.CallOption) (*ListPropertyOptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPropertyOptionsResponse)
+	err := c.cc.Invoke(ctx, PropertyService_ListPropertyOptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *propertyServiceClient) UpdateProperty(ctx context.Context, in *UpdatePropertyRequest, opts ...grpc.CallOption) (*UpdatePropertyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(UpdatePropertyResponse)
@@ -119,10 +136,16 @@ type PropertyServiceServer interface {
 	ListProperties(context.Context, *ListPropertiesRequest) (*ListPropertiesResponse, error)
 	// GetProperty returns one property.
 	GetProperty(context.Context, *GetPropertyRequest) (*GetPropertyResponse, error)
+	// ListPropertyOptions lists id, title and currency of every property in
+	// the caller's scope, unpaginated, for pick lists. It is declared after
+	// GetProperty on purpose: the gateway tries routes in reverse order of
+	// declaration, and /properties/options must win over /properties/{id}.
+	ListPropertyOptions(context.Context, *ListPropertyOptionsRequest) (*ListPropertyOptionsResponse, error)
 	// UpdateProperty replaces every writable attribute; omitted ones are
 	// cleared.
 	UpdateProperty(context.Context, *UpdatePropertyRequest) (*UpdatePropertyResponse, error)
-	// DeleteProperty deletes a property. It leaves every key's scope.
+	// DeleteProperty deletes a property; only its owners may. It leaves every
+	// key's scope.
 	DeleteProperty(context.Context, *DeletePropertyRequest) (*DeletePropertyResponse, error)
 	mustEmbedUnimplementedPropertyServiceServer()
 }
@@ -142,6 +165,9 @@ func (UnimplementedPropertyServiceServer) ListProperties(context.Context, *ListP
 }
 func (UnimplementedPropertyServiceServer) GetProperty(context.Context, *GetPropertyRequest) (*GetPropertyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetProperty not implemented")
+}
+func (UnimplementedPropertyServiceServer) ListPropertyOptions(context.Context, *ListPropertyOptionsRequest) (*ListPropertyOptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPropertyOptions not implemented")
 }
 func (UnimplementedPropertyServiceServer) UpdateProperty(context.Context, *UpdatePropertyRequest) (*UpdatePropertyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateProperty not implemented")
@@ -224,6 +250,24 @@ func _PropertyService_GetProperty_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PropertyService_ListPropertyOptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPropertyOptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PropertyServiceServer).ListPropertyOptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PropertyService_ListPropertyOptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PropertyServiceServer).ListPropertyOptions(ctx, req.(*ListPropertyOptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PropertyService_UpdateProperty_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdatePropertyRequest)
 	if err := dec(in); err != nil {
@@ -278,6 +322,10 @@ var PropertyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetProperty",
 			Handler:    _PropertyService_GetProperty_Handler,
+		},
+		{
+			MethodName: "ListPropertyOptions",
+			Handler:    _PropertyService_ListPropertyOptions_Handler,
 		},
 		{
 			MethodName: "UpdateProperty",

@@ -6,6 +6,7 @@ package memory
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -18,14 +19,15 @@ import (
 // lock for its whole duration, which makes each one atomic and serializes
 // a revocation against every verification of the same key.
 type Store struct {
-	mu         sync.RWMutex
-	users      map[string]store.User    // by id
-	emails     map[string]string        // lower-case email → user id
-	sessions   map[string]store.Session // by digest
-	keys       map[string]*store.APIKey // by id
-	keyDigests map[string]string        // digest → key id
-	properties map[string]store.Property
-	access     map[string]map[string]bool // property id → user ids
+	mu            sync.RWMutex
+	users         map[string]store.User         // by id
+	emails        map[string]string             // lower-case email → user id
+	sessions      map[string]store.Session      // by digest
+	keys          map[string]*store.APIKey      // by id
+	keyDigests    map[string]string             // digest → key id
+	properties    map[string]store.Property     // by id; Photos never nil
+	propertyUsers map[string]store.PropertyUser // by id; UserEmail left empty
+	access        map[string]map[string]string  // property id → user id → property user id
 }
 
 var _ store.Store = (*Store)(nil)
@@ -33,13 +35,14 @@ var _ store.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		users:      map[string]store.User{},
-		emails:     map[string]string{},
-		sessions:   map[string]store.Session{},
-		keys:       map[string]*store.APIKey{},
-		keyDigests: map[string]string{},
-		properties: map[string]store.Property{},
-		access:     map[string]map[string]bool{},
+		users:         map[string]store.User{},
+		emails:        map[string]string{},
+		sessions:      map[string]store.Session{},
+		keys:          map[string]*store.APIKey{},
+		keyDigests:    map[string]string{},
+		properties:    map[string]store.Property{},
+		propertyUsers: map[string]store.PropertyUser{},
+		access:        map[string]map[string]string{},
 	}
 }
 
@@ -271,10 +274,33 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if _, ok := s.properties[p.ID]; ok {
 		return store.ErrAlreadyExists
 	}
+	p = cloneProperty(p)
 	p.CreatedAt, p.UpdatedAt = ts(p.CreatedAt), ts(p.UpdatedAt)
+	owner := store.PropertyUser{
+		ID:         store.NewID(),
+		PropertyID: p.ID,
+		UserID:     ownerID,
+		Role:       store.RoleOwner,
+		CreatedAt:  p.CreatedAt,
+	}
 	s.properties[p.ID] = p
-	s.access[p.ID] = map[string]bool{ownerID: true}
+	s.propertyUsers[owner.ID] = owner
+	s.access[p.ID] = map[string]string{ownerID: owner.ID}
 	return nil
+}
+
+// cloneProperty copies a property so that callers never share memory with
+// the store. Photos is never nil in the copy.
+func cloneProperty(p store.Property) store.Property {
+	if p.Settings.MaxDayAdvance != nil {
+		days := *p.Settings.MaxDayAdvance
+		p.Settings.MaxDayAdvance = &days
+	}
+	p.Content.Photos = slices.Clone(p.Content.Photos)
+	if p.Content.Photos == nil {
+		p.Content.Photos = []store.Photo{}
+	}
+	return p
 }
 
 func (s *Store) GetProperty(ctx context.Context, id string) (store.Property, error) {
@@ -287,29 +313,62 @@ func (s *Store) GetProperty(ctx context.Context, id string) (store.Property, err
 	if !ok {
 		return store.Property{}, store.ErrNotFound
 	}
-	return p, nil
+	return cloneProperty(p), nil
 }
 
 func (s *Store) ListProperties(ctx context.Context, q store.PropertyQuery) ([]store.Property, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	order, err := propertyOrder(q.OrderBy, q.Desc)
+	if err != nil {
+		return nil, 0, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	titleContains := strings.ToLower(q.TitleContains)
 	var all []store.Property
 	for id, p := range s.properties {
-		if !s.access[id][q.UserID] || (q.OnlyIDs && !slices.Contains(q.IDs, id)) {
+		switch {
+		case s.access[id][q.UserID] == "",
+			q.OnlyIDs && !slices.Contains(q.IDs, id),
+			q.FilterIDs != nil && !slices.Contains(q.FilterIDs, id),
+			titleContains != "" && !strings.Contains(strings.ToLower(p.Title), titleContains),
+			q.IsActive != nil && p.IsActive != *q.IsActive:
 			continue
 		}
 		all = append(all, p)
 	}
-	slices.SortFunc(all, func(a, b store.Property) int {
-		if c := strings.Compare(a.Title, b.Title); c != 0 {
+	slices.SortFunc(all, order)
+	props := page(all, q.Offset, q.Limit)
+	for i, p := range props {
+		props[i] = cloneProperty(p)
+	}
+	return props, len(all), nil
+}
+
+// propertyOrder returns the comparison of a property list: by the key,
+// reversed when desc, then always by id ascending.
+func propertyOrder(by store.PropertyOrder, desc bool) (func(a, b store.Property) int, error) {
+	var key func(a, b store.Property) int
+	switch by {
+	case "", store.OrderByTitle:
+		key = func(a, b store.Property) int { return strings.Compare(a.Title, b.Title) }
+	case store.OrderByCreatedAt:
+		key = func(a, b store.Property) int { return a.CreatedAt.Compare(b.CreatedAt) }
+	default:
+		return nil, fmt.Errorf("memory: unknown property order %q", by)
+	}
+	return func(a, b store.Property) int {
+		c := key(a, b)
+		if desc {
+			c = -c
+		}
+		if c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
-	})
-	return page(all, q.Offset, q.Limit), len(all), nil
+	}, nil
 }
 
 func (s *Store) UpdateProperty(ctx context.Context, p store.Property) (store.Property, error) {
@@ -322,9 +381,11 @@ func (s *Store) UpdateProperty(ctx context.Context, p store.Property) (store.Pro
 	if !ok {
 		return store.Property{}, store.ErrNotFound
 	}
-	old.Title, old.Currency, old.UpdatedAt = p.Title, p.Currency, ts(p.UpdatedAt)
-	s.properties[p.ID] = old
-	return old, nil
+	p = cloneProperty(p)
+	p.IsActive, p.CreatedAt = old.IsActive, old.CreatedAt
+	p.UpdatedAt = ts(p.UpdatedAt)
+	s.properties[p.ID] = p
+	return cloneProperty(p), nil
 }
 
 func (s *Store) DeleteProperty(ctx context.Context, id string) error {
@@ -336,6 +397,9 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) error {
 	if _, ok := s.properties[id]; !ok {
 		return store.ErrNotFound
 	}
+	for _, puID := range s.access[id] {
+		delete(s.propertyUsers, puID)
+	}
 	delete(s.properties, id)
 	delete(s.access, id)
 	for _, k := range s.keys {
@@ -344,13 +408,149 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *Store) HasPropertyAccess(ctx context.Context, userID, propertyID string) (bool, error) {
+func (s *Store) PropertyRole(ctx context.Context, userID, propertyID string) (store.Role, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return "", err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.access[propertyID][userID], nil
+	puID, ok := s.access[propertyID][userID]
+	if !ok {
+		return "", nil
+	}
+	return s.propertyUsers[puID].Role, nil
+}
+
+// validRole refuses roles the store does not know; PostgreSQL's check
+// constraint refuses them too.
+func validRole(r store.Role) error {
+	if r != store.RoleOwner && r != store.RoleUser {
+		return fmt.Errorf("memory: unknown role %q", r)
+	}
+	return nil
+}
+
+// withEmail returns pu with its user's email filled in. The caller holds
+// the lock.
+func (s *Store) withEmail(pu store.PropertyUser) store.PropertyUser {
+	pu.UserEmail = s.users[pu.UserID].Email
+	return pu
+}
+
+// owners counts the owners of a property. The caller holds the lock.
+func (s *Store) owners(propertyID string) int {
+	n := 0
+	for _, puID := range s.access[propertyID] {
+		if s.propertyUsers[puID].Role == store.RoleOwner {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validRole(pu.Role); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.properties[pu.PropertyID]; !ok {
+		return store.ErrNotFound
+	}
+	if _, ok := s.users[pu.UserID]; !ok {
+		return store.ErrNotFound
+	}
+	if _, ok := s.access[pu.PropertyID][pu.UserID]; ok {
+		return store.ErrAlreadyExists
+	}
+	if _, ok := s.propertyUsers[pu.ID]; ok {
+		return store.ErrAlreadyExists
+	}
+	pu.UserEmail = ""
+	pu.CreatedAt = ts(pu.CreatedAt)
+	s.propertyUsers[pu.ID] = pu
+	s.access[pu.PropertyID][pu.UserID] = pu.ID
+	return nil
+}
+
+func (s *Store) GetPropertyUser(ctx context.Context, id string) (store.PropertyUser, error) {
+	if err := ctx.Err(); err != nil {
+		return store.PropertyUser{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	pu, ok := s.propertyUsers[id]
+	if !ok {
+		return store.PropertyUser{}, store.ErrNotFound
+	}
+	return s.withEmail(pu), nil
+}
+
+func (s *Store) ListPropertyUsers(ctx context.Context, propertyID string) ([]store.PropertyUser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.properties[propertyID]; !ok {
+		return nil, store.ErrNotFound
+	}
+	all := []store.PropertyUser{}
+	for _, puID := range s.access[propertyID] {
+		all = append(all, s.withEmail(s.propertyUsers[puID]))
+	}
+	slices.SortFunc(all, func(a, b store.PropertyUser) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return all, nil
+}
+
+func (s *Store) SetPropertyUserRole(ctx context.Context, id string, role store.Role) (store.PropertyUser, error) {
+	if err := ctx.Err(); err != nil {
+		return store.PropertyUser{}, err
+	}
+	if err := validRole(role); err != nil {
+		return store.PropertyUser{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pu, ok := s.propertyUsers[id]
+	if !ok {
+		return store.PropertyUser{}, store.ErrNotFound
+	}
+	if pu.Role == role {
+		return s.withEmail(pu), nil
+	}
+	if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
+		return store.PropertyUser{}, store.ErrLastOwner
+	}
+	pu.Role = role
+	s.propertyUsers[id] = pu
+	return s.withEmail(pu), nil
+}
+
+func (s *Store) RemovePropertyUser(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pu, ok := s.propertyUsers[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
+		return store.ErrLastOwner
+	}
+	delete(s.propertyUsers, id)
+	delete(s.access[pu.PropertyID], pu.UserID)
+	return nil
 }
 
 func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }

@@ -47,7 +47,7 @@ func translate(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner} {
 		if errors.Is(err, sentinel) {
 			return err
 		}

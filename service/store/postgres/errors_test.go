@@ -32,6 +32,8 @@ func TestTranslate(t *testing.T) {
 	}{
 		{"no rows", live, pgx.ErrNoRows, store.ErrNotFound},
 		{"sentinel", live, store.ErrAborted, store.ErrAborted},
+		{"last owner", live, store.ErrLastOwner, store.ErrLastOwner},
+		{"last owner, cancelled", cancelled, store.ErrLastOwner, store.ErrLastOwner},
 		{"unique violation", live, pgErr("23505"), store.ErrAlreadyExists},
 		{"foreign key violation", live, pgErr("23503"), store.ErrNotFound},
 		{"malformed uuid", live, pgErr("22P02"), store.ErrNotFound},
@@ -52,7 +54,7 @@ func TestTranslate(t *testing.T) {
 		{"cancelled no rows", cancelled, pgx.ErrNoRows, store.ErrNotFound},
 	} {
 		got := translate(c.ctx, c.err)
-		sentinels := []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, context.Canceled}
+		sentinels := []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, context.Canceled}
 		for _, s := range sentinels {
 			if errors.Is(got, s) != (s == c.want) {
 				t.Errorf("%s: translate(%v) = %v, want it to match only %v", c.name, c.err, got, c.want)

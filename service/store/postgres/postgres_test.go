@@ -2,13 +2,17 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver of database/sql
+	"github.com/pressly/goose/v3"
 
 	"github.com/keygate/keygate/service/store"
 	"github.com/keygate/keygate/service/store/dbtest"
@@ -51,12 +55,14 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	var applied int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id = 1 AND is_applied`).Scan(&applied); err != nil {
-		t.Fatalf("read goose_db_version: %v", err)
-	}
-	if applied != 1 {
-		t.Errorf("migration 1 recorded %d times, want once", applied)
+	for _, version := range []int{1, 2} {
+		var applied int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id = $1 AND is_applied`, version).Scan(&applied); err != nil {
+			t.Fatalf("read goose_db_version: %v", err)
+		}
+		if applied != 1 {
+			t.Errorf("migration %d recorded %d times, want once", version, applied)
+		}
 	}
 
 	s, err := postgres.Open(ctx, postgres.Config{URL: url})
@@ -67,6 +73,108 @@ func TestMigrateIdempotent(t *testing.T) {
 	u := store.User{ID: store.NewID(), Email: "a@example.com", CreatedAt: time.Now()}
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatalf("CreateUser after migrating twice: %v", err)
+	}
+}
+
+// TestMigratePropertyModel applies the property model migration to a
+// database holding records of the first schema, then reverts and reapplies
+// it.
+func TestMigratePropertyModel(t *testing.T) {
+	url := dbtest.NewDatabase(t)
+	ctx := t.Context()
+
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, postgres.Migrations(),
+		goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+	if err != nil {
+		t.Fatalf("goose: %v", err)
+	}
+	if _, err := provider.UpTo(ctx, 1); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+
+	owner, shared := store.NewID(), store.NewID()
+	propertyID := store.NewID()
+	created := time.Date(2024, time.May, 1, 12, 30, 0, 123456000, time.UTC)
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, 'o@example.com', 'O', 'h', now()), ($2, 's@example.com', 'S', 'h', now())`, []any{owner, shared}},
+		{`INSERT INTO properties (id, title, currency, created_at, updated_at) VALUES ($1, 'Harbour', 'EUR', $2, $2)`, []any{propertyID, created}},
+		{`INSERT INTO property_users (property_id, user_id, role) VALUES ($1, $2, 'owner'), ($1, $3, 'user')`, []any{propertyID, owner, shared}},
+	} {
+		if _, err := db.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
+			t.Fatalf("%s: %v", stmt.sql, err)
+		}
+	}
+
+	if err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close() // closing twice is harmless
+
+	p, err := s.GetProperty(ctx, propertyID)
+	if err != nil {
+		t.Fatalf("GetProperty of a migrated property: %v", err)
+	}
+	want := store.Property{ID: propertyID, Title: "Harbour", Currency: "EUR", IsActive: true, CreatedAt: created, UpdatedAt: created}
+	want.Content.Photos = []store.Photo{}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("migrated property = %+v, want %+v", p, want)
+	}
+
+	users, err := s.ListPropertyUsers(ctx, propertyID)
+	if err != nil {
+		t.Fatalf("ListPropertyUsers of a migrated property: %v", err)
+	}
+	if len(users) != 2 {
+		t.Fatalf("migrated property users = %+v, want 2", users)
+	}
+	roles := map[string]store.Role{}
+	for _, pu := range users {
+		if !store.ValidID(pu.ID) || !pu.CreatedAt.Equal(created) || pu.PropertyID != propertyID {
+			t.Errorf("migrated property user %+v: want a fresh id and the property's creation time %v", pu, created)
+		}
+		got, err := s.GetPropertyUser(ctx, pu.ID)
+		if err != nil || got != pu {
+			t.Errorf("GetPropertyUser(%s) = %+v, %v; want %+v", pu.ID, got, err, pu)
+		}
+		roles[pu.UserID] = pu.Role
+	}
+	if users[0].ID == users[1].ID {
+		t.Errorf("migrated property users share the id %s", users[0].ID)
+	}
+	if roles[owner] != store.RoleOwner || roles[shared] != store.RoleUser {
+		t.Errorf("migrated roles = %v, want %s owner and %s user", roles, owner, shared)
+	}
+	s.Close()
+
+	// The migration reverts, and applies again.
+	if _, err := provider.DownTo(ctx, 1); err != nil {
+		t.Fatalf("revert to version 1: %v", err)
+	}
+	if err := postgres.Migrate(ctx, url); err != nil {
+		t.Fatalf("Migrate after reverting: %v", err)
+	}
+	s, err = postgres.Open(ctx, postgres.Config{URL: url})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.GetProperty(ctx, propertyID); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("GetProperty after reverting and migrating again = %+v, %v; want %+v", got, err, want)
+	}
+	if role, err := s.PropertyRole(ctx, owner, propertyID); err != nil || role != store.RoleOwner {
+		t.Errorf("PropertyRole of the owner after reverting and migrating again = %q, %v; want %q", role, err, store.RoleOwner)
 	}
 }
 

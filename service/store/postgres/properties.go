@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -11,26 +12,56 @@ import (
 
 // propertyColumns are the columns propertyRow reads, from properties
 // aliased p.
-const propertyColumns = `p.id, p.title, p.currency, p.created_at, p.updated_at`
+const propertyColumns = `p.id, p.title, p.currency, p.email, p.phone, p.zip_code,
+	p.country, p.state, p.city, p.address, p.longitude, p.latitude, p.timezone,
+	p.property_type, p.settings, p.content, p.is_active, p.created_at, p.updated_at`
 
 // propertyRow receives propertyColumns; nullable like keyRow.
 type propertyRow struct {
-	id, title, currency  pgtype.Text
-	createdAt, updatedAt pgtype.Timestamptz
+	id, title, currency, email, phone, zipCode  pgtype.Text
+	country, state, city, address               pgtype.Text
+	longitude, latitude, timezone, propertyType pgtype.Text
+	settings, content                           []byte
+	isActive                                    pgtype.Bool
+	createdAt, updatedAt                        pgtype.Timestamptz
 }
 
 func (r *propertyRow) dest() []any {
-	return []any{&r.id, &r.title, &r.currency, &r.createdAt, &r.updatedAt}
+	return []any{&r.id, &r.title, &r.currency, &r.email, &r.phone, &r.zipCode,
+		&r.country, &r.state, &r.city, &r.address, &r.longitude, &r.latitude, &r.timezone,
+		&r.propertyType, &r.settings, &r.content, &r.isActive, &r.createdAt, &r.updatedAt}
 }
 
-func (r *propertyRow) property() store.Property {
-	return store.Property{
-		ID:        r.id.String,
-		Title:     r.title.String,
-		Currency:  r.currency.String,
-		CreatedAt: fromTS(r.createdAt),
-		UpdatedAt: fromTS(r.updatedAt),
+func (r *propertyRow) property() (store.Property, error) {
+	settings, err := decodeSettings(r.settings)
+	if err != nil {
+		return store.Property{}, err
 	}
+	content, err := decodeContent(r.content)
+	if err != nil {
+		return store.Property{}, err
+	}
+	return store.Property{
+		ID:           r.id.String,
+		Title:        r.title.String,
+		Currency:     r.currency.String,
+		Email:        r.email.String,
+		Phone:        r.phone.String,
+		ZipCode:      r.zipCode.String,
+		Country:      r.country.String,
+		State:        r.state.String,
+		City:         r.city.String,
+		Address:      r.address.String,
+		Longitude:    r.longitude.String,
+		Latitude:     r.latitude.String,
+		Timezone:     r.timezone.String,
+		PropertyType: r.propertyType.String,
+		Settings:     settings,
+		Content:      content,
+		IsActive:     r.isActive.Bool,
+		CreatedAt:    fromTS(r.createdAt),
+		UpdatedAt:    fromTS(r.updatedAt),
+	}, nil
 }
 
 func scanProperty(row pgx.Row) (store.Property, error) {
@@ -38,7 +69,23 @@ func scanProperty(row pgx.Row) (store.Property, error) {
 	if err := row.Scan(r.dest()...); err != nil {
 		return store.Property{}, err
 	}
-	return r.property(), nil
+	return r.property()
+}
+
+// propertyArgs are the query arguments of the attributes UpdateProperty
+// replaces, in the order of propertyColumns from title to content.
+func propertyArgs(p store.Property) ([]any, error) {
+	settings, err := encodeSettings(p.Settings)
+	if err != nil {
+		return nil, err
+	}
+	content, err := encodeContent(p.Content)
+	if err != nil {
+		return nil, err
+	}
+	return []any{p.Title, p.Currency, p.Email, p.Phone, p.ZipCode,
+		p.Country, p.State, p.City, p.Address, p.Longitude, p.Latitude, p.Timezone,
+		p.PropertyType, settings, content}, nil
 }
 
 func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID string) (err error) {
@@ -52,13 +99,21 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if !store.ValidID(p.ID) {
 		return invalidID(p.ID)
 	}
+	attrs, err := propertyArgs(p)
+	if err != nil {
+		return err
+	}
+	args := append(append([]any{p.ID}, attrs...), p.IsActive, ts(p.CreatedAt), ts(p.UpdatedAt), ownerID)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		// Selecting the owner first reports a missing owner before a taken
 		// id, as the reference store does.
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO properties (id, title, currency, created_at, updated_at)
-			SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT FROM users WHERE id = $6)`,
-			p.ID, p.Title, p.Currency, ts(p.CreatedAt), ts(p.UpdatedAt), ownerID)
+			INSERT INTO properties (id, title, currency, email, phone, zip_code,
+				country, state, city, address, longitude, latitude, timezone,
+				property_type, settings, content, is_active, created_at, updated_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+				$14, $15::jsonb, $16::jsonb, $17, $18, $19
+			WHERE EXISTS (SELECT FROM users WHERE id = $20)`, args...)
 		if err != nil {
 			return err
 		}
@@ -66,8 +121,9 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 			return store.ErrNotFound
 		}
 		_, err = tx.Exec(ctx, `
-			INSERT INTO property_users (property_id, user_id, role) VALUES ($1, $2, 'owner')`,
-			p.ID, ownerID)
+			INSERT INTO property_users (id, property_id, user_id, role, created_at)
+			VALUES ($1, $2, $3, 'owner', $4)`,
+			store.NewID(), p.ID, ownerID, ts(p.CreatedAt))
 		return err
 	})
 }
@@ -83,51 +139,97 @@ func (s *Store) GetProperty(ctx context.Context, id string) (p store.Property, e
 	return scanProperty(s.pool.QueryRow(ctx, `SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1`, id))
 }
 
+// propertyOrder returns the ORDER BY list of a property list, on columns of
+// the given alias: by the key, reversed when desc, then always by id
+// ascending. Titles order byte-wise (COLLATE "C"), as Go compares strings.
+func propertyOrder(by store.PropertyOrder, desc bool, alias string) (string, error) {
+	var key string
+	switch by {
+	case "", store.OrderByTitle:
+		key = alias + `.title COLLATE "C"`
+	case store.OrderByCreatedAt:
+		key = alias + `.created_at`
+	default:
+		return "", fmt.Errorf("postgres: unknown property order %q", by)
+	}
+	if desc {
+		key += " DESC"
+	}
+	return key + ", " + alias + ".id", nil
+}
+
+// validIDs returns the ids of list that can name a record, or nil for a
+// nil list: NULL, no filter. The others match nothing, as in the
+// reference store.
+func validIDs(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	ids := []string{}
+	for _, id := range list {
+		if store.ValidID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 func (s *Store) ListProperties(ctx context.Context, q store.PropertyQuery) (props []store.Property, total int, err error) {
 	defer edge(ctx, &err)
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	inner, err := propertyOrder(q.OrderBy, q.Desc, "s")
+	if err != nil {
+		return nil, 0, err
+	}
+	outer, _ := propertyOrder(q.OrderBy, q.Desc, "p")
 	props = []store.Property{}
 	if !store.ValidID(q.UserID) {
 		return props, 0, nil
 	}
-	// NULL for no id filter; otherwise the ids that can name a property
-	// (the others match nothing, as in the reference store).
-	var ids []string
+	var scope []string // NULL: no key scope
 	if q.OnlyIDs {
-		ids = []string{}
-		for _, id := range q.IDs {
-			if store.ValidID(id) {
-				ids = append(ids, id)
-			}
+		scope = validIDs(q.IDs)
+		if scope == nil {
+			scope = []string{}
 		}
 	}
-	// Titles order byte-wise (COLLATE "C"), as Go compares strings. One
+	// The access, then the key scope, then the filters; the title filter
+	// is a plain substring test, so the input is never a pattern. One
 	// statement, hence one snapshot, for the total and the page.
 	rows, err := s.pool.Query(ctx, `
 		WITH selected AS (
 			SELECT p.* FROM properties p
 			JOIN property_users pu ON pu.property_id = p.id AND pu.user_id = $1
-			WHERE $2::uuid[] IS NULL OR p.id = ANY($2::uuid[])
+			WHERE ($2::uuid[] IS NULL OR p.id = ANY($2::uuid[]))
+			  AND ($3::uuid[] IS NULL OR p.id = ANY($3::uuid[]))
+			  AND ($4::text = '' OR strpos(lower(p.title), lower($4::text)) > 0)
+			  AND ($5::boolean IS NULL OR p.is_active = $5::boolean)
 		)
 		SELECT n.total, `+propertyColumns+`
 		FROM (SELECT count(*) AS total FROM selected) n
 		LEFT JOIN LATERAL (
-			SELECT * FROM selected
-			ORDER BY title COLLATE "C", id
-			LIMIT $3 OFFSET $4
+			SELECT * FROM selected s
+			ORDER BY `+inner+`
+			LIMIT $6 OFFSET $7
 		) p ON true
-		ORDER BY p.title COLLATE "C", p.id`,
-		q.UserID, ids, pageLimit(q.Limit), max(q.Offset, 0))
+		ORDER BY `+outer,
+		q.UserID, scope, validIDs(q.FilterIDs), q.TitleContains, q.IsActive,
+		pageLimit(q.Limit), max(q.Offset, 0))
 	if err != nil {
 		return nil, 0, err
 	}
 	var r propertyRow
 	_, err = pgx.ForEachRow(rows, append([]any{&total}, r.dest()...), func() error {
 		if r.id.Valid {
-			props = append(props, r.property())
+			p, err := r.property()
+			if err != nil {
+				return err
+			}
+			props = append(props, p)
 		}
+		r = propertyRow{} // the next row must not share slices with this one
 		return nil
 	})
 	if err != nil {
@@ -144,10 +246,20 @@ func (s *Store) UpdateProperty(ctx context.Context, p store.Property) (_ store.P
 	if !store.ValidID(p.ID) {
 		return store.Property{}, store.ErrNotFound
 	}
+	attrs, err := propertyArgs(p)
+	if err != nil {
+		return store.Property{}, err
+	}
+	// Every attribute but id, is_active and created_at.
+	args := append(append([]any{p.ID}, attrs...), ts(p.UpdatedAt))
 	return scanProperty(s.pool.QueryRow(ctx, `
-		UPDATE properties AS p SET title = $2, currency = $3, updated_at = $4
+		UPDATE properties AS p SET
+			title = $2, currency = $3, email = $4, phone = $5, zip_code = $6,
+			country = $7, state = $8, city = $9, address = $10, longitude = $11,
+			latitude = $12, timezone = $13, property_type = $14,
+			settings = $15::jsonb, content = $16::jsonb, updated_at = $17
 		WHERE p.id = $1
-		RETURNING `+propertyColumns, p.ID, p.Title, p.Currency, ts(p.UpdatedAt)))
+		RETURNING `+propertyColumns, args...))
 }
 
 func (s *Store) DeleteProperty(ctx context.Context, id string) (err error) {
@@ -168,18 +280,4 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) (err error) {
 		return store.ErrNotFound
 	}
 	return nil
-}
-
-func (s *Store) HasPropertyAccess(ctx context.Context, userID, propertyID string) (ok bool, err error) {
-	defer edge(ctx, &err)
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	if !store.ValidID(userID) || !store.ValidID(propertyID) {
-		return false, nil
-	}
-	err = s.pool.QueryRow(ctx, `
-		SELECT EXISTS (SELECT FROM property_users WHERE property_id = $1 AND user_id = $2)`,
-		propertyID, userID).Scan(&ok)
-	return ok, err
 }

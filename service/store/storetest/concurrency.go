@@ -24,13 +24,18 @@ func testContext(t *testing.T, newStore factory) {
 		sess := mustCreateSession(t, s, u.ID)
 		p := mustCreateProperty(t, s, u.ID, "Harbour")
 		k := mustCreateKey(t, s, newKey(u.ID, p.ID))
+		v := mustCreateUser(t, s)
+		w := mustCreateUser(t, s)
+		owner := ownerRecord(t, s, p, u)
+		pv := mustAddPropertyUser(t, s, p.ID, v.ID, store.RoleOwner)
+		newPU := newPropertyUser(p.ID, w.ID, store.RoleUser)
 
 		newU := newUser(newEmail())
 		newSess := store.Session{Digest: newDigest(), UserID: u.ID, CreatedAt: base, ExpiresAt: at(time.Hour)}
 		newK := newKey(u.ID)
 		newP := newProperty("Meadow")
-		changed := p
-		changed.Title = "Lighthouse"
+		changed := newFullProperty("Lighthouse")
+		changed.ID = p.ID
 		changed.UpdatedAt = at(time.Hour)
 
 		cancelled, cancel := context.WithCancel(ctx)
@@ -52,7 +57,9 @@ func testContext(t *testing.T, newStore factory) {
 				_, _, err := s.ListProperties(ctx, store.PropertyQuery{UserID: u.ID})
 				return err
 			}},
-			{"HasPropertyAccess", func(ctx context.Context) error { _, err := s.HasPropertyAccess(ctx, u.ID, p.ID); return err }},
+			{"PropertyRole", func(ctx context.Context) error { _, err := s.PropertyRole(ctx, u.ID, p.ID); return err }},
+			{"GetPropertyUser", func(ctx context.Context) error { _, err := s.GetPropertyUser(ctx, owner.ID); return err }},
+			{"ListPropertyUsers", func(ctx context.Context) error { _, err := s.ListPropertyUsers(ctx, p.ID); return err }},
 			{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 			// Writes.
 			{"CreateUser", func(ctx context.Context) error { return s.CreateUser(ctx, newU) }},
@@ -64,6 +71,12 @@ func testContext(t *testing.T, newStore factory) {
 			{"CreateProperty", func(ctx context.Context) error { return s.CreateProperty(ctx, newP, u.ID) }},
 			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed); return err }},
 			{"DeleteProperty", func(ctx context.Context) error { return s.DeleteProperty(ctx, p.ID) }},
+			{"AddPropertyUser", func(ctx context.Context) error { return s.AddPropertyUser(ctx, newPU) }},
+			{"SetPropertyUserRole", func(ctx context.Context) error {
+				_, err := s.SetPropertyUserRole(ctx, pv.ID, store.RoleUser)
+				return err
+			}},
+			{"RemovePropertyUser", func(ctx context.Context) error { return s.RemovePropertyUser(ctx, owner.ID) }},
 		}
 		for _, c := range calls {
 			err := c.call(cancelled)
@@ -93,6 +106,9 @@ func testContext(t *testing.T, newStore factory) {
 		gotP, err := s.GetProperty(ctx, p.ID)
 		mustOK(t, err, "GetProperty of the property updated and deleted with a cancelled context")
 		checkProperty(t, "property after UpdateProperty with a cancelled context", gotP, p)
+		_, err = s.GetPropertyUser(ctx, newPU.ID)
+		wantErr(t, err, store.ErrNotFound, "GetPropertyUser of the record added with a cancelled context")
+		checkPropertyUsers(t, s, "after sharing changes with a cancelled context", p.ID, owner, pv)
 	})
 }
 
@@ -225,6 +241,81 @@ func testConcurrency(t *testing.T, newStore factory) {
 			}
 			_, err := s.GetUser(ctx, u.ID)
 			wantErr(t, err, store.ErrNotFound, fmt.Sprintf("GetUser of losing user %d", i))
+		}
+	})
+
+	t.Run("LastOwnerRace", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		const rounds = 40
+		creator := mustCreateUser(t, s)
+		var others []store.User
+		for range 3 {
+			others = append(others, mustCreateUser(t, s))
+		}
+
+		// In each round every owner of a property is demoted or removed at
+		// the same time as the others: two owners removing each other, or
+		// four owners, by removals, demotions or both. Each change takes
+		// one owner away, so all but one must succeed and the last one must
+		// be refused, leaving exactly one owner.
+		for round := range rounds {
+			n := 2
+			if round%2 == 1 {
+				n = 4
+			}
+			p := mustCreateProperty(t, s, creator.ID, fmt.Sprintf("Race %02d", round))
+			owners := []store.PropertyUser{ownerRecord(t, s, p, creator)}
+			for _, u := range others[:n-1] {
+				owners = append(owners, mustAddPropertyUser(t, s, p.ID, u.ID, store.RoleOwner))
+			}
+
+			errs := make([]error, n)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, pu := range owners {
+				demote := false
+				switch round % 3 {
+				case 1:
+					demote = true
+				case 2:
+					demote = i%2 == 1
+				}
+				wg.Go(func() {
+					<-start
+					if demote {
+						_, errs[i] = s.SetPropertyUserRole(ctx, pu.ID, store.RoleUser)
+					} else {
+						errs[i] = s.RemovePropertyUser(ctx, pu.ID)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			succeeded, refused := 0, 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					succeeded++
+				case errors.Is(err, store.ErrLastOwner):
+					refused++
+				default:
+					t.Errorf("round %d: change %d: error = %v, want nil or %v", round, i, err, store.ErrLastOwner)
+				}
+			}
+			list, err := s.ListPropertyUsers(ctx, p.ID)
+			mustOK(t, err, "ListPropertyUsers")
+			left := 0
+			for _, pu := range list {
+				if pu.Role == store.RoleOwner {
+					left++
+				}
+			}
+			if left != 1 || succeeded != n-1 || refused != 1 {
+				t.Fatalf("round %d with %d owners: %d changes succeeded, %d refused, %d owners left (%+v); want %d, 1 and 1",
+					round, n, succeeded, refused, left, list, n-1)
+			}
 		}
 	})
 

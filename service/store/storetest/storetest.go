@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("Properties", func(t *testing.T) { testProperties(t, newStore) })
+	t.Run("PropertyLists", func(t *testing.T) { testPropertyLists(t, newStore) })
+	t.Run("Sharing", func(t *testing.T) { testSharing(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newStore) })
 	t.Run("Context", func(t *testing.T) { testContext(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
@@ -139,15 +141,63 @@ func mustCreateProperty(t *testing.T, s store.Store, ownerID, title string) stor
 	return p
 }
 
-// newProperty returns a property record that is not stored yet.
+// newProperty returns an active property record that is not stored yet,
+// with only a title and a currency.
 func newProperty(title string) store.Property {
 	return store.Property{
 		ID:        uuid.NewString(),
 		Title:     title,
 		Currency:  "EUR",
+		IsActive:  true,
 		CreatedAt: base,
 		UpdatedAt: base,
 	}
+}
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
+
+// newFullProperty returns a property record that is not stored yet with
+// every attribute set: text beyond ASCII and characters that JSON and SQL
+// escape, decimals with trailing zeros, and photos out of position order.
+func newFullProperty(title string) store.Property {
+	p := newProperty(title)
+	p.Currency = "GBP"
+	p.Email = "Front.Desk+booking@hôtel-exemple.fr"
+	p.Phone = "+44 20 7946 0958"
+	p.ZipCode = "SW1A 1AA"
+	p.Country = "GB"
+	p.State = "Greater London"
+	p.City = "London"
+	p.Address = "1 O'Neil Street, \"The Yard\"\nFlat 2\\B"
+	p.Longitude = "-0.1277583000"
+	p.Latitude = "51.50735090"
+	p.Timezone = "Europe/London"
+	p.PropertyType = "hotel"
+	p.Settings = store.PropertySettings{
+		AllowAvailabilityAutoupdateOnConfirmation: true,
+		AllowAvailabilityAutoupdateOnModification: false,
+		AllowAvailabilityAutoupdateOnCancellation: true,
+		MinStayType:   "arrival",
+		MinPrice:      "10.50",
+		MaxPrice:      "9999.00",
+		StateLength:   500,
+		CutOffTime:    "23:59:59",
+		CutOffDays:    2,
+		MaxDayAdvance: ptr(365),
+	}
+	p.Content = store.PropertyContent{
+		Description:          "Zimmer mit Aussicht — 東京 🏨 <b>&amp;</b> 100% _exact_",
+		ImportantInformation: "Check-in after 15:00.\nNo pets; \\u0041 is literal.",
+		Photos: []store.Photo{
+			{URL: "https://img.example.com/3.jpg", Position: 2, Description: "Lobby", Author: "Zoë", Kind: "photo"},
+			{URL: "https://img.example.com/1.jpg", Position: 0, Description: "Façade", Author: "", Kind: "photo"},
+			{URL: "https://img.example.com/2.jpg?w=800&h=600", Position: 1, Description: "", Author: "Ana", Kind: "ad"},
+		},
+		LogoURL: "https://img.example.com/logo.svg",
+		Website: "https://hôtel-exemple.fr/?a=1&b=2",
+	}
+	return p
 }
 
 // newKey returns an API key record of userID that is not stored yet. With
@@ -218,6 +268,32 @@ func (c *checker) bool(field string, got, want bool) {
 	}
 }
 
+func (c *checker) int(field string, got, want int) {
+	if got != want {
+		c.diffs = append(c.diffs, fmt.Sprintf("%s = %d, want %d", field, got, want))
+	}
+}
+
+// intPtr compares optional numbers: both nil, or both set to the same value.
+func (c *checker) intPtr(field string, got, want *int) {
+	switch {
+	case got == nil && want == nil:
+	case got == nil:
+		c.diffs = append(c.diffs, fmt.Sprintf("%s = nil, want %d", field, *want))
+	case want == nil:
+		c.diffs = append(c.diffs, fmt.Sprintf("%s = %d, want nil", field, *got))
+	case *got != *want:
+		c.diffs = append(c.diffs, fmt.Sprintf("%s = %d, want %d", field, *got, *want))
+	}
+}
+
+// photos compares photo lists in order, treating nil and empty alike.
+func (c *checker) photos(field string, got, want []store.Photo) {
+	if len(got) != len(want) || (len(got) > 0 && !slices.Equal(got, want)) {
+		c.diffs = append(c.diffs, fmt.Sprintf("%s = %+v, want %+v", field, got, want))
+	}
+}
+
 func (c *checker) time(field string, got, want time.Time) {
 	if !got.Equal(want) {
 		c.diffs = append(c.diffs, fmt.Sprintf("%s = %v, want %v", field, got, want))
@@ -284,15 +360,67 @@ func checkKey(t *testing.T, what string, got, want store.APIKey) {
 	c.report(t, what)
 }
 
-// checkProperty compares every field of a property.
+// checkProperty compares every field of a property, and checks that a
+// property read from a store has a non-nil Photos.
 func checkProperty(t *testing.T, what string, got, want store.Property) {
 	t.Helper()
 	var c checker
 	c.str("ID", got.ID, want.ID)
 	c.str("Title", got.Title, want.Title)
 	c.str("Currency", got.Currency, want.Currency)
+	c.str("Email", got.Email, want.Email)
+	c.str("Phone", got.Phone, want.Phone)
+	c.str("ZipCode", got.ZipCode, want.ZipCode)
+	c.str("Country", got.Country, want.Country)
+	c.str("State", got.State, want.State)
+	c.str("City", got.City, want.City)
+	c.str("Address", got.Address, want.Address)
+	c.str("Longitude", got.Longitude, want.Longitude)
+	c.str("Latitude", got.Latitude, want.Latitude)
+	c.str("Timezone", got.Timezone, want.Timezone)
+	c.str("PropertyType", got.PropertyType, want.PropertyType)
+
+	gs, ws := got.Settings, want.Settings
+	c.bool("Settings.AllowAvailabilityAutoupdateOnConfirmation",
+		gs.AllowAvailabilityAutoupdateOnConfirmation, ws.AllowAvailabilityAutoupdateOnConfirmation)
+	c.bool("Settings.AllowAvailabilityAutoupdateOnModification",
+		gs.AllowAvailabilityAutoupdateOnModification, ws.AllowAvailabilityAutoupdateOnModification)
+	c.bool("Settings.AllowAvailabilityAutoupdateOnCancellation",
+		gs.AllowAvailabilityAutoupdateOnCancellation, ws.AllowAvailabilityAutoupdateOnCancellation)
+	c.str("Settings.MinStayType", gs.MinStayType, ws.MinStayType)
+	c.str("Settings.MinPrice", gs.MinPrice, ws.MinPrice)
+	c.str("Settings.MaxPrice", gs.MaxPrice, ws.MaxPrice)
+	c.int("Settings.StateLength", gs.StateLength, ws.StateLength)
+	c.str("Settings.CutOffTime", gs.CutOffTime, ws.CutOffTime)
+	c.int("Settings.CutOffDays", gs.CutOffDays, ws.CutOffDays)
+	c.intPtr("Settings.MaxDayAdvance", gs.MaxDayAdvance, ws.MaxDayAdvance)
+
+	gc, wc := got.Content, want.Content
+	c.str("Content.Description", gc.Description, wc.Description)
+	c.str("Content.ImportantInformation", gc.ImportantInformation, wc.ImportantInformation)
+	c.photos("Content.Photos", gc.Photos, wc.Photos)
+	if gc.Photos == nil {
+		c.diffs = append(c.diffs, "Content.Photos = nil, want a non-nil slice")
+	}
+	c.str("Content.LogoURL", gc.LogoURL, wc.LogoURL)
+	c.str("Content.Website", gc.Website, wc.Website)
+
+	c.bool("IsActive", got.IsActive, want.IsActive)
 	c.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	c.time("UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+	c.report(t, what)
+}
+
+// checkPropertyUser compares every field of a property user.
+func checkPropertyUser(t *testing.T, what string, got, want store.PropertyUser) {
+	t.Helper()
+	var c checker
+	c.str("ID", got.ID, want.ID)
+	c.str("PropertyID", got.PropertyID, want.PropertyID)
+	c.str("UserID", got.UserID, want.UserID)
+	c.str("UserEmail", got.UserEmail, want.UserEmail)
+	c.str("Role", string(got.Role), string(want.Role))
+	c.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	c.report(t, what)
 }
 
