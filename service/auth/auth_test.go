@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -141,7 +143,7 @@ func TestRules(t *testing.T) {
 }
 
 func TestDenyByDefault(t *testing.T) {
-	i, err := NewInterceptor(memory.New(), "")
+	i, err := NewInterceptor(memory.New(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +163,23 @@ func TestDenyByDefault(t *testing.T) {
 	_, err = i.Unary(context.Background(), &keygatev1.CreateUserRequest{}, &grpc.UnaryServerInfo{FullMethod: "/keygate.v1.AdminService/CreateUser"}, handler)
 	if status.Code(err) != codes.Unauthenticated || called {
 		t.Fatalf("disabled admin: %v", err)
+	}
+}
+
+// The hand-rolled CRC and the pooled digest agree with the standard ones.
+func TestChecksumAndDigest(t *testing.T) {
+	for _, s := range []string{"", "a", "kg_" + strings.Repeat("z", 43), NewSecret(APIKeyPrefix), strings.Repeat("x", 100)} {
+		want := sha256.Sum256([]byte(s))
+		if digest(s) != want {
+			t.Fatalf("digest(%q) is not its SHA-256", s)
+		}
+		sum := checksum(s)
+		n := crc32.ChecksumIEEE([]byte(s))
+		for i := checksumLen - 1; i >= 0; i-- {
+			if sum[i] != alphabet[n%62] {
+				t.Fatalf("checksum(%q) is not its CRC-32", s)
+			}
+			n /= 62
+		}
 	}
 }

@@ -35,19 +35,47 @@ type Interceptor struct {
 	// adminDigest is the SHA-256 of the admin token; comparing digests in
 	// constant time hides the token's length as well as its content.
 	adminDigest []byte
+	keys        *KeyCache
+	usage       *Usage
+	failures    *failureLimiter
 	now         func() time.Time
 }
 
-// NewInterceptor reads the auth rules from the compiled-in descriptors. An
-// empty adminToken disables AdminService.
-func NewInterceptor(st store.Store, adminToken string) (*Interceptor, error) {
+// Options configures an Interceptor.
+type Options struct {
+	// AdminToken is the bearer token of AdminService; empty disables it.
+	AdminToken string
+	// Keys caches verified keys; nil caches nothing.
+	Keys *KeyCache
+	// Usage records key use for last_used_at; nil records nothing.
+	Usage *Usage
+	// FailuresPerSecond and FailureBurst bound the failed credential
+	// lookups one source may cause (defaults: 10 per second, bursts of 50).
+	FailuresPerSecond float64
+	FailureBurst      int
+}
+
+// NewInterceptor reads the auth rules from the compiled-in descriptors.
+func NewInterceptor(st store.Store, o Options) (*Interceptor, error) {
 	rules, err := loadRules()
 	if err != nil {
 		return nil, err
 	}
-	i := &Interceptor{store: st, rules: rules, now: time.Now}
-	if adminToken != "" {
-		d := sha256.Sum256([]byte(adminToken))
+	if o.FailuresPerSecond <= 0 {
+		o.FailuresPerSecond = 10
+	}
+	if o.FailureBurst <= 0 {
+		o.FailureBurst = 50
+	}
+	if o.Keys == nil {
+		o.Keys = NewKeyCache(CacheConfig{}, false) // never trusted: always bypassed
+	}
+	i := &Interceptor{
+		store: st, rules: rules, now: time.Now,
+		keys: o.Keys, usage: o.Usage, failures: newFailureLimiter(o.FailuresPerSecond, o.FailureBurst),
+	}
+	if o.AdminToken != "" {
+		d := sha256.Sum256([]byte(o.AdminToken))
 		i.adminDigest = d[:]
 	}
 	return i, nil
@@ -96,8 +124,9 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 // authorize returns the principal of the request, nil for a public RPC or
 // an admin call, or a gRPC status error.
 func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message) (*Principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	keys, authz := md.Get(APIKeyHeader), md.Get("authorization")
+	// Two lookups rather than FromIncomingContext, which copies every entry.
+	keys := metadata.ValueFromIncomingContext(ctx, APIKeyHeader)
+	authz := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 		return nil, nil
 	}
@@ -151,7 +180,7 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r rule, key string) (
 	if CheckSecret(APIKeyPrefix, key) != nil {
 		return nil, unauthenticated("malformed API key")
 	}
-	k, u, err := i.store.AuthenticateAPIKey(ctx, Digest(key))
+	k, u, err := i.lookupKey(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthenticated("unknown API key")
 	}
@@ -170,17 +199,55 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r rule, key string) (
 	if r.needsAllProperties && !k.AllProperties {
 		return nil, status.Error(codes.PermissionDenied, "this API key is limited to chosen properties and cannot do this")
 	}
-	return &Principal{User: u, Key: &k}, nil
+	if i.usage != nil {
+		i.usage.record(k.ID, i.now())
+	}
+	return newKeyPrincipal(k, u), nil
 }
+
+// lookupKey finds a well-formed key in the cache, or else in the store
+// (caching the answer, found or not). Sources whose lookups keep failing
+// are refused before they reach the store.
+func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKey, store.User, error) {
+	d := digest(secret)
+	if k, u, found, hit := i.keys.get(d); hit {
+		if !found {
+			return k, u, store.ErrNotFound
+		}
+		return k, u, nil
+	}
+	src := source(ctx)
+	if i.failures.blocked(src) {
+		return store.APIKey{}, store.User{}, tooManyFailures
+	}
+	epoch := i.keys.currentEpoch()
+	// A copy, so that d itself stays on the stack on the cache-hit path.
+	k, u, err := i.store.AuthenticateAPIKey(ctx, slices.Clone(d[:]))
+	switch {
+	case err == nil:
+		i.keys.put(d, epoch, k, u)
+	case errors.Is(err, store.ErrNotFound):
+		i.keys.putNegative(d, epoch)
+		i.failures.fail(src)
+	}
+	return k, u, err
+}
+
+var tooManyFailures = status.Error(codes.ResourceExhausted, "too many failed authentications from this address; slow down")
 
 func (i *Interceptor) sessionPrincipal(ctx context.Context, r rule, authz string) (*Principal, error) {
 	token, ok := bearer([]string{authz})
 	if !ok || CheckSecret(SessionPrefix, token) != nil {
 		return nil, unauthenticated("malformed session token: expected authorization: Bearer <token from sign_in>")
 	}
+	src := source(ctx)
+	if i.failures.blocked(src) {
+		return nil, tooManyFailures
+	}
 	digest := Digest(token)
 	s, err := i.store.GetSession(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
+		i.failures.fail(src)
 		return nil, unauthenticated("unknown or ended session")
 	}
 	if err != nil {

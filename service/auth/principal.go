@@ -24,6 +24,16 @@ func (p *Principal) Scope() (ids []string, narrowed bool) {
 	return p.Key.PropertyIDs, true
 }
 
+// newKeyPrincipal builds the principal of an API key in one allocation.
+func newKeyPrincipal(k store.APIKey, u store.User) *Principal {
+	box := &struct {
+		p Principal
+		k store.APIKey
+	}{Principal{User: u}, k}
+	box.p.Key = &box.k
+	return &box.p
+}
+
 type principalKey struct{}
 
 // FromContext returns the principal of an authenticated request. Handlers

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // Secrets (API keys and session tokens) look like GitHub tokens:
@@ -45,7 +47,8 @@ func NewSecret(prefix string) string {
 			}
 		}
 	}
-	b.WriteString(checksum(b.String()[len(prefix):]))
+	sum := checksum(b.String()[len(prefix):])
+	b.Write(sum[:])
 	return b.String()
 }
 
@@ -61,7 +64,8 @@ func CheckSecret(prefix, s string) error {
 			return ErrMalformed
 		}
 	}
-	if checksum(rest[:bodyLen]) != rest[bodyLen:] {
+	sum := checksum(rest[:bodyLen])
+	if string(sum[:]) != rest[bodyLen:] {
 		return ErrMalformed
 	}
 	return nil
@@ -70,17 +74,47 @@ func CheckSecret(prefix, s string) error {
 // Digest is what a store keeps of a secret. The secrets carry 256 bits of
 // randomness, so a plain SHA-256 cannot be brute-forced and needs no salt.
 func Digest(secret string) []byte {
-	d := sha256.Sum256([]byte(secret))
+	d := digest(secret)
 	return d[:]
 }
 
+// hashers are reused so that digesting a well-formed secret, on every
+// request, allocates nothing.
+var hashers = sync.Pool{New: func() any { return &hasher{h: sha256.New()} }}
+
+type hasher struct {
+	h   hash.Hash
+	buf [64]byte
+	sum [sha256.Size]byte
+}
+
+// digest computes Digest as an array.
+func digest(secret string) [32]byte {
+	if len(secret) > 64 {
+		return sha256.Sum256([]byte(secret))
+	}
+	x := hashers.Get().(*hasher)
+	defer hashers.Put(x)
+	x.h.Reset()
+	n := copy(x.buf[:], secret)
+	x.h.Write(x.buf[:n])
+	x.h.Sum(x.sum[:0])
+	return x.sum
+}
+
 // checksum encodes the CRC32 of body as six base62 characters.
-func checksum(body string) string {
+func checksum(body string) [checksumLen]byte {
+	// CRC-32 (IEEE) over the string itself, without converting it to a
+	// byte slice.
+	n := ^uint32(0)
+	for i := 0; i < len(body); i++ {
+		n = crc32.IEEETable[byte(n)^body[i]] ^ (n >> 8)
+	}
+	n = ^n
 	var out [checksumLen]byte
-	n := crc32.ChecksumIEEE([]byte(body))
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[n%62]
 		n /= 62
 	}
-	return string(out[:])
+	return out
 }

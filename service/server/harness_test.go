@@ -60,19 +60,29 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+type serverConfig = server.Config
+
 // start runs a server on st on free loopback ports until the test ends,
 // and checks at the end that it shut down cleanly.
 func start(t *testing.T, st store.Store) *env {
 	t.Helper()
+	return startWith(t, st, func(*serverConfig) {})
+}
+
+// startWith is start with changes to the server's configuration.
+func startWith(t *testing.T, st store.Store, configure func(*serverConfig)) *env {
+	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{
+	cfg := server.Config{
 		GRPCAddr:   "127.0.0.1:0",
 		HTTPAddr:   "127.0.0.1:0",
 		Store:      st,
 		AdminToken: adminToken,
 		Logger:     slog.New(slog.NewJSONHandler(logs, nil)),
-	})
+	}
+	configure(&cfg)
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.New: %v", err)

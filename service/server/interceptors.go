@@ -25,12 +25,12 @@ const requestIDHeader = "x-request-id"
 // recovery → request id → logging (which also translates errors) → auth →
 // handler. The stream chain is the same minus the request-scoped parts
 // that only unary RPCs need.
-func chain(log *slog.Logger, a *auth.Interceptor) (grpc.ServerOption, grpc.ServerOption) {
+func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Interceptor) (grpc.ServerOption, grpc.ServerOption) {
 	unary := grpc.ChainUnaryInterceptor(
 		recoverUnary(log),
 		requestIDUnary,
 		logUnary(log),
-		a.Unary,
+		authorize,
 	)
 	stream := grpc.ChainStreamInterceptor(recoverStream(log), a.Stream)
 	return unary, stream

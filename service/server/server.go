@@ -38,6 +38,16 @@ type Config struct {
 	// ShutdownGrace bounds how long in-flight calls may take to finish
 	// after shutdown starts. Zero means 10 seconds.
 	ShutdownGrace time.Duration
+	// Cache bounds the cache of verified API keys (see auth.CacheConfig).
+	Cache auth.CacheConfig
+	// UsageFlushInterval is how often last_used_at is written. Zero means
+	// 10 seconds.
+	UsageFlushInterval time.Duration
+
+	// benchmarkPrincipal replaces authentication by this fixed principal.
+	// Only the benchmarks that measure what authentication costs set it
+	// (export_test.go); no flag or exported field can.
+	benchmarkPrincipal *auth.Principal
 }
 
 // Server is a running keygate: both listeners are bound once New returns.
@@ -49,6 +59,8 @@ type Server struct {
 	httpListener net.Listener
 	conn         *grpc.ClientConn // the gateway's connection to grpcServer
 	health       *health.Server
+	keys         *auth.KeyCache
+	usage        *auth.Usage
 }
 
 // New binds both listeners and builds the servers. Call Run to serve.
@@ -59,18 +71,33 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 10 * time.Second
 	}
-	interceptor, err := auth.NewInterceptor(cfg.Store, cfg.AdminToken)
+	// A store that other processes change reports changes through a
+	// watcher; until it listens, the key cache is bypassed.
+	_, watched := cfg.Store.(store.Watcher)
+	s := &Server{
+		cfg:    cfg,
+		health: health.NewServer(),
+		keys:   auth.NewKeyCache(cfg.Cache, !watched),
+		usage:  auth.NewUsage(cfg.Store, cfg.UsageFlushInterval, cfg.Logger),
+	}
+	st := auth.Invalidating(cfg.Store, s.keys)
+	interceptor, err := auth.NewInterceptor(st, auth.Options{AdminToken: cfg.AdminToken, Keys: s.keys, Usage: s.usage})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, health: health.NewServer()}
-	unary, stream := chain(cfg.Logger, interceptor)
+	authorize := interceptor.Unary
+	if p := cfg.benchmarkPrincipal; p != nil {
+		authorize = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(auth.WithPrincipal(ctx, p), req)
+		}
+	}
+	unary, stream := chain(cfg.Logger, authorize, interceptor)
 	s.grpcServer = grpc.NewServer(unary, stream)
-	keygatev1.RegisterAuthServiceServer(s.grpcServer, account.NewAuthService(cfg.Store))
-	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(cfg.Store))
-	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(cfg.Store))
-	keygatev1.RegisterPropertyServiceServer(s.grpcServer, property.New(cfg.Store))
-	keygatev1.RegisterPropertyUserServiceServer(s.grpcServer, sharing.New(cfg.Store))
+	keygatev1.RegisterAuthServiceServer(s.grpcServer, account.NewAuthService(st))
+	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(st))
+	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(st))
+	keygatev1.RegisterPropertyServiceServer(s.grpcServer, property.New(st))
+	keygatev1.RegisterPropertyUserServiceServer(s.grpcServer, sharing.New(st))
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	reflection.Register(s.grpcServer)
 	// Not serving until the first store check passes (see watchStore).
@@ -131,6 +158,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { s.watchStore(ctx); return nil })
+	g.Go(func() error { s.usage.Run(ctx); return nil })
+	if w, ok := s.cfg.Store.(store.Watcher); ok {
+		g.Go(func() error { return w.Watch(ctx, s.keys.Apply) })
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		s.shutdown()
@@ -157,6 +188,7 @@ func (s *Server) shutdown() {
 	case <-ctx.Done():
 		s.grpcServer.Stop()
 	}
+	s.usage.Flush(ctx) // the uses of the last requests
 }
 
 // watchStore keeps the gRPC health status in line with the store.

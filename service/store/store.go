@@ -221,6 +221,11 @@ type Store interface {
 	// AuthenticateAPIKey finds a key by digest together with its user, in
 	// one step. Revoked keys are returned too; the caller refuses them.
 	AuthenticateAPIKey(ctx context.Context, digest []byte) (APIKey, User, error)
+	// RecordKeyUse sets LastUsedAt of several keys at once (key id → time
+	// of use, kept at Precision in UTC); a key's LastUsedAt never moves
+	// back, and unknown or malformed ids and zero times are ignored. It is
+	// one write however many keys it covers.
+	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
 
 	// CreateProperty stores a property and makes ownerID its owner (a
 	// PropertyUser with a fresh id), together.
@@ -271,3 +276,35 @@ func ValidID(s string) bool {
 
 // NewID returns a fresh random id.
 func NewID() string { return uuid.NewString() }
+
+// ChangeKind says what a Change reports.
+type ChangeKind int
+
+const (
+	// UserChanged: something that shapes the power of a user's API keys
+	// changed (a revocation, the subscription, a key's scope, the user's
+	// access to a property, the user's removal).
+	UserChanged ChangeKind = iota + 1
+	// Listening: from now on every change is reported. Whatever was
+	// learned before may be stale.
+	Listening
+	// NotListening: changes may go unreported until the next Listening.
+	NotListening
+)
+
+// Change is one event of a Watcher.
+type Change struct {
+	Kind   ChangeKind
+	UserID string // with UserChanged
+}
+
+// Watcher is implemented by stores that other processes can change (the
+// PostgreSQL store), so that caches in every process learn of changes.
+type Watcher interface {
+	// Watch reports changes to fn until ctx ends, reconnecting as needed.
+	// Until the first Listening, changes are not reported. It reports
+	// NotListening whenever changes may go unreported, Listening once they
+	// are reported again, and UserChanged for each change. fn is called
+	// from one goroutine and must not block for long.
+	Watch(ctx context.Context, fn func(Change)) error
+}

@@ -262,6 +262,30 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, digest []byte) (store.AP
 	return cloneKey(*k), s.users[k.UserID], nil
 }
 
+// RecordKeyUse moves the LastUsedAt of known keys forward, all under one
+// hold of the lock. Ids the store does not know are skipped, and so are
+// zero times.
+func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range uses {
+		k, ok := s.keys[id]
+		if !ok || t.IsZero() {
+			continue
+		}
+		if t = ts(t); t.After(k.LastUsedAt) {
+			k.LastUsedAt = t
+		}
+	}
+	return nil
+}
+
 func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID string) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -204,6 +204,50 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, d []byte) (k store.APIKe
 	return r.key(), u, nil
 }
 
+// RecordKeyUse moves last_used_at forward in one statement. Ids that are
+// not canonical are left out here (a malformed uuid would fail the whole
+// statement), unknown ones find no row, and zero times are no use.
+//
+// It sets last_used_at and nothing else: the change notification triggers
+// of api_keys (migration 00003) then stay silent, as recording a use
+// narrows no key.
+//
+// The sub-select locks the rows to change in id order before any is
+// updated, so two calls covering the same keys cannot deadlock, and it
+// skips rows whose last use is already as late; the outer condition is
+// checked again on the row version the lock waited for.
+func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]time.Time) (err error) {
+	defer edge(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(uses))
+	times := make([]time.Time, 0, len(uses))
+	for id, t := range uses {
+		if !store.ValidID(id) || t.IsZero() {
+			continue
+		}
+		ids = append(ids, id)
+		times = append(times, ts(t))
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err = s.pool.Exec(ctx, `
+		UPDATE api_keys AS k SET last_used_at = l.at
+		FROM (
+			SELECT a.id, u.at
+			FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+			JOIN api_keys a ON a.id = u.id
+			WHERE a.last_used_at IS NULL OR a.last_used_at < u.at
+			ORDER BY a.id
+			FOR NO KEY UPDATE OF a
+		) AS l
+		WHERE k.id = l.id AND (k.last_used_at IS NULL OR k.last_used_at < l.at)`,
+		ids, times)
+	return err
+}
+
 // pageLimit is a LIMIT argument: NULL, meaning none, for limit 0.
 func pageLimit(limit int) *int64 {
 	if limit <= 0 {

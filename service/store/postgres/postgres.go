@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,11 +41,23 @@ type Config struct {
 	// connection. Zero means the URL's statement_timeout if it sets one,
 	// else DefaultStatementTimeout; a negative value disables it.
 	StatementTimeout time.Duration
+	// ListenerKeepalive is how long Watch waits for a notification before
+	// it checks its connection with a query, and how long that query may
+	// take: a connection that died silently is noticed within twice this
+	// time. Zero means DefaultListenerKeepalive.
+	ListenerKeepalive time.Duration
 }
 
 // Store is the PostgreSQL store.
 type Store struct {
 	pool *pgxpool.Pool
+	// listenConfig configures the connections of Watch: the pool's,
+	// copied at Open, with ListenerApplicationName.
+	listenConfig *pgx.ConnConfig
+	keepalive    time.Duration // Config.ListenerKeepalive
+	// closed is closed by Close, which ends every Watch.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,7 +75,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open pool: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	keepalive := cfg.ListenerKeepalive
+	if keepalive <= 0 {
+		keepalive = DefaultListenerKeepalive
+	}
+	return &Store{
+		pool:         pool,
+		listenConfig: listenConfig(pc.ConnConfig),
+		keepalive:    keepalive,
+		closed:       make(chan struct{}),
+	}, nil
 }
 
 // poolConfig turns cfg into a pool configuration, applying the defaults.
@@ -111,9 +133,12 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 	return s.pool.Ping(ctx)
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
-// Closing twice is harmless.
-func (s *Store) Close() { s.pool.Close() }
+// Close ends every Watch and closes the pool, waiting for connections in
+// use to be returned. Closing twice is harmless.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.pool.Close()
+}
 
 // edge translates the error a method is about to return; every method
 // defers it.

@@ -55,7 +55,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	for _, version := range []int{1, 2} {
+	for _, version := range []int{1, 2, 3} {
 		var applied int
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM goose_db_version WHERE version_id = $1 AND is_applied`, version).Scan(&applied); err != nil {
 			t.Fatalf("read goose_db_version: %v", err)

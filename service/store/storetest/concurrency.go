@@ -68,6 +68,9 @@ func testContext(t *testing.T, newStore factory) {
 			{"DeleteSession", func(ctx context.Context) error { return s.DeleteSession(ctx, sess.Digest) }},
 			{"CreateAPIKey", func(ctx context.Context) error { return s.CreateAPIKey(ctx, newK) }},
 			{"RevokeAPIKey", func(ctx context.Context) error { _, err := s.RevokeAPIKey(ctx, u.ID, k.ID, at(time.Hour)); return err }},
+			{"RecordKeyUse", func(ctx context.Context) error {
+				return s.RecordKeyUse(ctx, map[string]time.Time{k.ID: at(time.Hour)})
+			}},
 			{"CreateProperty", func(ctx context.Context) error { return s.CreateProperty(ctx, newP, u.ID) }},
 			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed); return err }},
 			{"DeleteProperty", func(ctx context.Context) error { return s.DeleteProperty(ctx, p.ID) }},
@@ -101,6 +104,9 @@ func testContext(t *testing.T, newStore factory) {
 		gotK, err := s.GetAPIKey(ctx, u.ID, k.ID)
 		mustOK(t, err, "GetAPIKey")
 		checkKey(t, "key after RevokeAPIKey with a cancelled context", gotK, k)
+		if !gotK.LastUsedAt.IsZero() {
+			t.Errorf("key after RecordKeyUse with a cancelled context: LastUsedAt = %v, want zero", gotK.LastUsedAt)
+		}
 		_, err = s.GetProperty(ctx, newP.ID)
 		wantErr(t, err, store.ErrNotFound, "GetProperty of the property created with a cancelled context")
 		gotP, err := s.GetProperty(ctx, p.ID)

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
+	t.Run("KeyUse", func(t *testing.T) { testKeyUse(t, newStore) })
 	t.Run("Properties", func(t *testing.T) { testProperties(t, newStore) })
 	t.Run("PropertyLists", func(t *testing.T) { testPropertyLists(t, newStore) })
 	t.Run("Sharing", func(t *testing.T) { testSharing(t, newStore) })

@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/store"
+	"github.com/keygate/keygate/service/store/memory"
+)
+
+// benchSetup returns an interceptor on a memory store holding one user
+// with one property and an all-properties key, and that key.
+func benchSetup(b *testing.B, cached bool) (*Interceptor, string, string) {
+	b.Helper()
+	ctx := context.Background()
+	st := memory.New()
+	u := store.User{ID: store.NewID(), Email: "bench@example.com", SubscriptionActive: true}
+	if err := st.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	p := store.Property{ID: store.NewID(), Title: "Bench", Currency: "EUR", IsActive: true}
+	if err := st.CreateProperty(ctx, p, u.ID); err != nil {
+		b.Fatal(err)
+	}
+	secret := NewSecret(APIKeyPrefix)
+	if err := st.CreateAPIKey(ctx, store.APIKey{ID: store.NewID(), UserID: u.ID, Name: "b", Digest: Digest(secret), AllProperties: true, CreatedAt: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	i, err := NewInterceptor(st, Options{Keys: NewKeyCache(CacheConfig{}, cached), Usage: NewUsage(st, time.Hour, nil)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return i, secret, p.ID
+}
+
+// incoming builds the context a gRPC server hands the interceptor.
+func incoming(key string) context.Context {
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 5000}})
+	return metadata.NewIncomingContext(ctx, metadata.Pairs(APIKeyHeader, key))
+}
+
+// BenchmarkVerify measures verifying an API key: format check, digest,
+// cache (or store) lookup, and the principal.
+func BenchmarkVerify(b *testing.B) {
+	r := rule{allow: map[keygatev1.Credential]bool{keygatev1.Credential_CREDENTIAL_API_KEY: true}}
+	for _, tc := range []struct {
+		name   string
+		cached bool
+		fake   bool
+	}{{"CacheHit", true, false}, {"CacheMiss", false, false}, {"FakeKey", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			i, key, _ := benchSetup(b, tc.cached)
+			i.failures = newFailureLimiter(1e12, 1<<30) // measure the lookup, not the limit
+			ctx := incoming(key)
+			if tc.fake {
+				key = NewSecret(APIKeyPrefix)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := i.apiKeyPrincipal(ctx, r, key)
+				if (err == nil) == tc.fake || (p == nil) != tc.fake {
+					b.Fatalf("%v %v", p, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkInterceptor measures the whole unary interceptor on a cached
+// key, for GetProperty (with its property access check) and WhoAmI.
+func BenchmarkInterceptor(b *testing.B) {
+	i, key, propertyID := benchSetup(b, true)
+	ctx := incoming(key)
+	handler := func(context.Context, any) (any, error) { return nil, nil }
+	for _, tc := range []struct {
+		name   string
+		method string
+		req    any
+	}{
+		{"WhoAmI", "/keygate.v1.AuthService/WhoAmI", &keygatev1.WhoAmIRequest{}},
+		{"GetProperty", "/keygate.v1.PropertyService/GetProperty", &keygatev1.GetPropertyRequest{Id: propertyID}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			info := &grpc.UnaryServerInfo{FullMethod: tc.method}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := i.Unary(ctx, tc.req, info, handler); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

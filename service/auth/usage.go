@@ -1,0 +1,78 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keygate/keygate/service/store"
+)
+
+// Usage records when API keys are used and writes it to the store in
+// batches, so that last_used_at costs no write per request: one write per
+// interval for all keys used in it, and one more on shutdown.
+type Usage struct {
+	store    store.Store
+	interval time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]time.Time // key id → last use
+}
+
+// NewUsage returns a recorder that flushes every interval (10 s if zero).
+func NewUsage(st store.Store, interval time.Duration, log *slog.Logger) *Usage {
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Usage{store: st, interval: interval, log: log, pending: map[string]time.Time{}}
+}
+
+// record notes a use of a key.
+func (u *Usage) record(keyID string, at time.Time) {
+	u.mu.Lock()
+	u.pending[keyID] = at
+	u.mu.Unlock()
+}
+
+// Run flushes every interval until ctx ends. The caller flushes once more
+// after the last request (Flush), since that may come after ctx ends.
+func (u *Usage) Run(ctx context.Context) {
+	t := time.NewTicker(u.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			u.Flush(ctx)
+		}
+	}
+}
+
+// Flush writes the uses recorded since the last flush. On failure they are
+// kept for the next one (the newest time of each key wins).
+func (u *Usage) Flush(ctx context.Context) {
+	u.mu.Lock()
+	batch := u.pending
+	if len(batch) == 0 {
+		u.mu.Unlock()
+		return
+	}
+	u.pending = map[string]time.Time{}
+	u.mu.Unlock()
+	if err := u.store.RecordKeyUse(ctx, batch); err != nil {
+		u.log.Warn("recording API key use failed; will retry", "keys", len(batch), "error", err.Error())
+		u.mu.Lock()
+		for id, at := range batch {
+			if at.After(u.pending[id]) {
+				u.pending[id] = at
+			}
+		}
+		u.mu.Unlock()
+	}
+}

@@ -1,0 +1,251 @@
+package server_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+
+	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/store"
+	"github.com/keygate/keygate/service/store/memory"
+)
+
+// countingStore counts the calls that reach a store.
+type countingStore struct {
+	store.Store
+	authentications atomic.Int64
+	keyUseWrites    atomic.Int64
+}
+
+func (c *countingStore) AuthenticateAPIKey(ctx context.Context, digest []byte) (store.APIKey, store.User, error) {
+	c.authentications.Add(1)
+	return c.Store.AuthenticateAPIKey(ctx, digest)
+}
+
+func (c *countingStore) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
+	c.keyUseWrites.Add(1)
+	return c.Store.RecordKeyUse(ctx, uses)
+}
+
+// watchedCountingStore keeps a watched store watched while counting.
+type watchedCountingStore struct {
+	*countingStore
+	store.Watcher
+}
+
+func counting(st store.Store) (store.Store, *countingStore) {
+	c := &countingStore{Store: st}
+	if w, ok := st.(store.Watcher); ok {
+		return watchedCountingStore{c, w}, c
+	}
+	return c, c
+}
+
+// TestKeyCacheAvoidsStore: once verified, a key is not looked up again
+// until something about it changes; its revocation is seen at once.
+func TestKeyCacheAvoidsStore(t *testing.T) {
+	st, count := counting(memory.New())
+	e := start(t, st)
+	u := e.newUser(true)
+	p := e.newProperty(u, "Cached")
+	k := e.newKey(u)
+	for i := 0; i < 100; i++ {
+		if _, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count.authentications.Load(); n != 1 {
+		t.Fatalf("100 calls with one key made %d key lookups, want 1", n)
+	}
+	if _, err := e.keys.RevokeApiKey(withSession(u.token), &keygatev1.RevokeApiKeyRequest{Id: k.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
+	wantCode(t, err, codes.Unauthenticated)
+}
+
+// TestFailureFlood: 10,000 random well-formed keys from one source cause a
+// bounded number of store lookups, and 429s once the budget is spent.
+func TestFailureFlood(t *testing.T) {
+	st, count := counting(memory.New())
+	e := start(t, st)
+	begin := time.Now()
+	var exhausted, unauthenticated atomic.Int64
+	var wg sync.WaitGroup
+	keys := make(chan string)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for key := range keys {
+				_, err := e.props.ListProperties(withKey(key), &keygatev1.ListPropertiesRequest{})
+				switch codesOf(err) {
+				case codes.ResourceExhausted:
+					exhausted.Add(1)
+				case codes.Unauthenticated:
+					unauthenticated.Add(1)
+				default:
+					t.Errorf("unexpected %v", err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < 10_000; i++ {
+		keys <- auth.NewSecret(auth.APIKeyPrefix)
+	}
+	close(keys)
+	wg.Wait()
+	elapsed := time.Since(begin)
+	// The budget: a burst of 50, then 10 a second (with slack for the
+	// lookups already under way when the budget ran out).
+	bound := 50 + int64(10*elapsed.Seconds()) + 10
+	if n := count.authentications.Load(); n > bound {
+		t.Fatalf("%d store lookups for 10,000 fake keys in %v, bound %d", n, elapsed, bound)
+	}
+	if exhausted.Load() == 0 {
+		t.Fatal("no RESOURCE_EXHAUSTED")
+	}
+	t.Logf("%d store lookups, %d refused as unknown, %d as exhausted, in %v", count.authentications.Load(), unauthenticated.Load(), exhausted.Load(), elapsed)
+
+	// Over REST the same source is refused with 429.
+	wantError(t, e.rest("GET", "/api/v1/properties", "", "user-api-key", auth.NewSecret(auth.APIKeyPrefix)), 429, "http_too_many_requests")
+}
+
+// TestLastUsed: last_used_at advances with use, written in batches.
+func TestLastUsed(t *testing.T) {
+	st, count := counting(memory.New())
+	e := startWith(t, st, func(c *serverConfig) { c.UsageFlushInterval = 100 * time.Millisecond })
+	u := e.newUser(true)
+	k := e.newKey(u)
+	if k.GetLastUsedAt() != nil {
+		t.Fatal("a new key has been used")
+	}
+	before := time.Now().Add(-time.Second)
+	begin := time.Now()
+	for i := 0; i < 1000; i++ {
+		if _, err := e.auth.WhoAmI(withKey(k.GetApiKey()), &keygatev1.WhoAmIRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(begin)
+	var got *keygatev1.ApiKey
+	deadline := time.Now().Add(2 * time.Second)
+	for got.GetLastUsedAt() == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		resp, err := e.keys.GetApiKey(withSession(u.token), &keygatev1.GetApiKeyRequest{Id: k.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = resp.GetApiKey()
+	}
+	if got.GetLastUsedAt() == nil || got.GetLastUsedAt().AsTime().Before(before) {
+		t.Fatalf("last_used_at after use: %v", got.GetLastUsedAt())
+	}
+	// One write per flush interval at most, however many requests.
+	if n, bound := count.keyUseWrites.Load(), int64(elapsed/(100*time.Millisecond))+3; n > bound {
+		t.Fatalf("1000 uses in %v made %d writes, bound %d", elapsed, n, bound)
+	}
+	t.Logf("1000 uses in %v: %d writes", elapsed, count.keyUseWrites.Load())
+}
+
+// TestCacheInvalidationPostgres: every change that narrows or ends a key's
+// power, made through one server, is enforced by another server that has
+// the key cached, also after its listener connection was killed.
+func TestCacheInvalidationPostgres(t *testing.T) {
+	url := migratedDatabase(t)
+	bStore, bCount := counting(openStore(t, url))
+	a, b := start(t, openStore(t, url)), start(t, bStore)
+	owner, colleague := a.newUser(true), a.newUser(true)
+	p1, p2 := a.newProperty(owner, "One"), a.newProperty(owner, "Two")
+	r := a.rest("POST", "/api/v1/property_users", `{"invite":{"property_id":"`+p1+`","user_email":"`+colleague.email+`","role":"user"}}`, "Authorization", "Bearer "+owner.token)
+	if r.code != 201 {
+		t.Fatalf("invite: %d %s", r.code, r.raw)
+	}
+	access := str(r.body, "data", "id")
+	revoked, scoped, colleagueKey, inactive, removed := a.newKey(owner), a.newKey(owner, p1, p2), a.newKey(colleague, p1), a.newKey(owner), a.newUser(true)
+	removedKey := a.newKey(removed)
+
+	onB := func(key, id string) int {
+		path := "/api/v1/properties"
+		if id != "" {
+			path += "/" + id
+		}
+		return b.rest("GET", path, "", "user-api-key", key).code
+	}
+	// Warm B's cache, and check it is warm: no more lookups.
+	for _, c := range []struct{ key, id string }{{revoked.GetApiKey(), p1}, {scoped.GetApiKey(), p2}, {colleagueKey.GetApiKey(), p1}, {inactive.GetApiKey(), p1}, {removedKey.GetApiKey(), ""}} {
+		if code := onB(c.key, c.id); code != 200 {
+			t.Fatalf("warming: %d", code)
+		}
+	}
+	waitFor(t, "B's cache to be trusted", func() bool {
+		n := bCount.authentications.Load()
+		onB(revoked.GetApiKey(), p1)
+		return bCount.authentications.Load() == n
+	})
+
+	within := func(what string, cond func() bool) {
+		t.Helper()
+		waitFor(t, what, cond)
+	}
+	if _, err := a.keys.RevokeApiKey(withSession(owner.token), &keygatev1.RevokeApiKeyRequest{Id: revoked.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	within("revocation", func() bool { return onB(revoked.GetApiKey(), p1) == 401 })
+	if _, err := a.props.DeleteProperty(withSession(owner.token), &keygatev1.DeletePropertyRequest{Id: p2}); err != nil {
+		t.Fatal(err)
+	}
+	within("property deletion", func() bool { return onB(scoped.GetApiKey(), p2) == 404 })
+	if r := a.rest("DELETE", "/api/v1/property_users/"+access, "", "Authorization", "Bearer "+owner.token); r.code != 200 {
+		t.Fatalf("removing access: %d %s", r.code, r.raw)
+	}
+	within("lost access", func() bool { return onB(colleagueKey.GetApiKey(), p1) == 404 })
+	if _, err := a.admin.SetSubscription(withAdmin(), &keygatev1.SetSubscriptionRequest{UserId: owner.id, SubscriptionStatus: keygatev1.SubscriptionStatus_SUBSCRIPTION_STATUS_INACTIVE}); err != nil {
+		t.Fatal(err)
+	}
+	within("subscription change", func() bool { return onB(inactive.GetApiKey(), p1) == 403 })
+	sqlExec(t, url, "DELETE FROM users WHERE id = $1", removed.id)
+	within("user removal", func() bool { return onB(removedKey.GetApiKey(), "") == 401 })
+
+	// Kill every listener, then revoke: still enforced within the bound.
+	if _, err := a.admin.SetSubscription(withAdmin(), &keygatev1.SetSubscriptionRequest{UserId: owner.id, SubscriptionStatus: keygatev1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE}); err != nil {
+		t.Fatal(err)
+	}
+	late := a.newKey(owner)
+	within("warming after reactivation", func() bool { return onB(late.GetApiKey(), p1) == 200 && onB(inactive.GetApiKey(), p1) == 200 })
+	sqlExec(t, url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keygate-listener' AND datname = current_database()")
+	if _, err := a.keys.RevokeApiKey(withSession(owner.token), &keygatev1.RevokeApiKeyRequest{Id: late.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	within("revocation after the listener was killed", func() bool { return onB(late.GetApiKey(), p1) == 401 })
+}
+
+// waitFor polls cond for up to a second.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 1s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func sqlExec(t *testing.T, url, sql string, args ...any) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
