@@ -32,9 +32,10 @@ Run "keygate <command> -h" for the flags of a command.
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "keygate:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return
 		}
+		fmt.Fprintln(os.Stderr, "keygate:", err)
 		os.Exit(2)
 	}
 }
@@ -46,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal starts the drain, a second one stops at once.
+	context.AfterFunc(ctx, stop)
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)

@@ -43,9 +43,9 @@ type AuthService struct {
 func NewAuthService(st store.Store) *AuthService { return &AuthService{store: st} }
 
 func (s *AuthService) SignIn(ctx context.Context, req *keygatev1.SignInRequest) (*keygatev1.SignInResponse, error) {
-	email, password := req.GetUser().GetEmail(), req.GetUser().GetPassword()
+	email, password := strings.TrimSpace(req.GetUser().GetEmail()), req.GetUser().GetPassword()
 	var v rpcerr.Violations
-	if strings.TrimSpace(email) == "" {
+	if email == "" {
 		v.Add("email", "can't be blank")
 	}
 	if password == "" {

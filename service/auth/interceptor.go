@@ -38,6 +38,7 @@ type Interceptor struct {
 	keys        *KeyCache
 	usage       *Usage
 	failures    *failureLimiter
+	gateway     []byte // SHA-256 of Options.GatewayToken; nil: none
 	now         func() time.Time
 }
 
@@ -53,6 +54,10 @@ type Options struct {
 	// lookups one source may cause (defaults: 10 per second, bursts of 50).
 	FailuresPerSecond float64
 	FailureBurst      int
+	// GatewayToken authenticates the REST gateway of this process: calls
+	// that carry it in GatewayTokenHeader are attributed to the client
+	// address in GatewayClientHeader instead of the gateway's own.
+	GatewayToken string
 }
 
 // NewInterceptor reads the auth rules from the compiled-in descriptors.
@@ -77,6 +82,10 @@ func NewInterceptor(st store.Store, o Options) (*Interceptor, error) {
 	if o.AdminToken != "" {
 		d := sha256.Sum256([]byte(o.AdminToken))
 		i.adminDigest = d[:]
+	}
+	if o.GatewayToken != "" {
+		d := sha256.Sum256([]byte(o.GatewayToken))
+		i.gateway = d[:]
 	}
 	return i, nil
 }
@@ -106,6 +115,9 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if err != nil {
 		return nil, err
 	}
+	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
+		return i.public(ctx, req, handler)
+	}
 	if p != nil {
 		ctx = WithPrincipal(ctx, p)
 	}
@@ -121,20 +133,35 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	return status.Error(codes.PermissionDenied, "method declares no auth rule")
 }
 
+// public runs a public RPC (SignIn): it needs no credential, but its
+// failures count against the caller's budget like failed lookups do, which
+// bounds password guessing per address.
+func (i *Interceptor) public(ctx context.Context, req any, handler grpc.UnaryHandler) (any, error) {
+	src := i.source(ctx)
+	if !i.failures.take(src) {
+		return nil, tooManyFailures
+	}
+	resp, err := handler(ctx, req)
+	if status.Code(err) != codes.Unauthenticated {
+		i.failures.refund(src)
+	}
+	return resp, err
+}
+
 // authorize returns the principal of the request, nil for a public RPC or
 // an admin call, or a gRPC status error.
 func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message) (*Principal, error) {
 	// Two lookups rather than FromIncomingContext, which copies every entry.
 	keys := metadata.ValueFromIncomingContext(ctx, APIKeyHeader)
 	authz := metadata.ValueFromIncomingContext(ctx, "authorization")
-	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
-		return nil, nil
-	}
 	if len(keys) > 0 && len(authz) > 0 {
 		return nil, unauthenticated("send either a user-api-key or an authorization header, not both")
 	}
 	if len(keys) > 1 || len(authz) > 1 {
 		return nil, unauthenticated("send one credential only")
+	}
+	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
+		return nil, nil
 	}
 	if r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] {
 		return nil, i.checkAdmin(authz)
@@ -216,8 +243,8 @@ func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKe
 		}
 		return k, u, nil
 	}
-	src := source(ctx)
-	if i.failures.blocked(src) {
+	src := i.source(ctx)
+	if !i.failures.take(src) {
 		return store.APIKey{}, store.User{}, tooManyFailures
 	}
 	epoch := i.keys.currentEpoch()
@@ -226,9 +253,11 @@ func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKe
 	switch {
 	case err == nil:
 		i.keys.put(d, epoch, k, u)
+		i.failures.refund(src)
 	case errors.Is(err, store.ErrNotFound):
 		i.keys.putNegative(d, epoch)
-		i.failures.fail(src)
+	default:
+		i.failures.refund(src) // the store failed, not the caller
 	}
 	return k, u, err
 }
@@ -240,16 +269,16 @@ func (i *Interceptor) sessionPrincipal(ctx context.Context, r rule, authz string
 	if !ok || CheckSecret(SessionPrefix, token) != nil {
 		return nil, unauthenticated("malformed session token: expected authorization: Bearer <token from sign_in>")
 	}
-	src := source(ctx)
-	if i.failures.blocked(src) {
+	src := i.source(ctx)
+	if !i.failures.take(src) {
 		return nil, tooManyFailures
 	}
 	digest := Digest(token)
 	s, err := i.store.GetSession(ctx, digest)
 	if errors.Is(err, store.ErrNotFound) {
-		i.failures.fail(src)
 		return nil, unauthenticated("unknown or ended session")
 	}
+	i.failures.refund(src)
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,9 @@ import (
 //
 // Loss of access to a property and property deletion need no eviction for
 // correctness: access is checked against the store on every request that
-// names a property, and lists are narrowed by the store. A deleted
-// property is still evicted everywhere, so that cached scopes stay exact.
+// names a property, and lists are narrowed by the store. (A cached scope
+// may still name a deleted property until the watcher's eviction or the
+// TTL; it grants nothing.)
 func Invalidating(st store.Store, c *KeyCache) store.Store {
 	return invalidatingStore{Store: st, cache: c}
 }
@@ -36,9 +37,4 @@ func (s invalidatingStore) RevokeAPIKey(ctx context.Context, userID, id string, 
 func (s invalidatingStore) SetSubscription(ctx context.Context, userID string, active bool) (store.User, error) {
 	defer s.cache.InvalidateUser(userID)
 	return s.Store.SetSubscription(ctx, userID, active)
-}
-
-func (s invalidatingStore) DeleteProperty(ctx context.Context, id string) error {
-	defer s.cache.Flush()
-	return s.Store.DeleteProperty(ctx, id)
 }

@@ -2,11 +2,12 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net"
-	"strings"
 	"sync"
+	"time"
 
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 )
@@ -15,32 +16,37 @@ import (
 // cause: a flood of made-up keys or tokens, each a store query, turns into
 // RESOURCE_EXHAUSTED once its source's budget is spent. Only lookups that
 // reach the store are limited; cached keys and malformed ones cost nothing.
+//
+// Each source has a token bucket. A lookup takes a token before it runs
+// and gives it back if the credential was valid, so concurrent lookups
+// can never overdraw the budget, and valid credentials cost nothing.
 type failureLimiter struct {
-	limit      rate.Limit
-	burst      int
+	perSecond  float64
+	burst      float64
 	maxSources int
+	now        func() time.Time
 
 	mu      sync.Mutex
-	sources map[string]*rate.Limiter
+	sources map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
 }
 
 func newFailureLimiter(perSecond float64, burst int) *failureLimiter {
-	return &failureLimiter{limit: rate.Limit(perSecond), burst: burst, maxSources: 10_000, sources: map[string]*rate.Limiter{}}
+	return &failureLimiter{perSecond: perSecond, burst: float64(burst), maxSources: 10_000, now: time.Now, sources: map[string]*bucket{}}
 }
 
-// blocked reports whether src has used up its failures.
-func (l *failureLimiter) blocked(src string) bool {
+// take takes a token of src for one lookup, reporting false when there is
+// none left.
+func (l *failureLimiter) take(src string) bool {
+	now := l.now()
 	l.mu.Lock()
-	lim := l.sources[src]
-	l.mu.Unlock()
-	return lim != nil && lim.Tokens() < 1
-}
-
-// fail records a failed lookup by src.
-func (l *failureLimiter) fail(src string) {
-	l.mu.Lock()
-	lim := l.sources[src]
-	if lim == nil {
+	defer l.mu.Unlock()
+	b := l.sources[src]
+	if b == nil {
 		// Forget an arbitrary source when full; a forgotten one merely
 		// starts again with a full budget.
 		for k := range l.sources {
@@ -49,36 +55,54 @@ func (l *failureLimiter) fail(src string) {
 			}
 			delete(l.sources, k)
 		}
-		lim = rate.NewLimiter(l.limit, l.burst)
-		l.sources[src] = lim
+		b = &bucket{tokens: l.burst, last: now}
+		l.sources[src] = b
 	}
-	l.mu.Unlock()
-	lim.Allow()
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
-// source names where a request comes from: the peer's IP address, or, for
-// requests relayed by the REST gateway on this host, the client address
-// the gateway appended to x-forwarded-for (the last entry: earlier ones
-// are whatever the client sent).
-func source(ctx context.Context) string {
+// refund gives back the token of a lookup that found a valid credential.
+func (l *failureLimiter) refund(src string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.sources[src]; b != nil {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
+// Metadata the REST gateway adds to every call it relays.
+const (
+	GatewayTokenHeader  = "x-keygate-gateway"
+	GatewayClientHeader = "x-keygate-client-ip"
+)
+
+// source names where a request comes from: the client address the REST
+// gateway of this process reports, when the call carries the gateway's
+// token, and the peer's IP address otherwise. Headers a client sets itself
+// (x-forwarded-for and the like) are never trusted: behind a proxy, every
+// client shares the proxy's budget.
+func (i *Interceptor) source(ctx context.Context) string {
+	if i.gateway != nil {
+		if tok := metadata.ValueFromIncomingContext(ctx, GatewayTokenHeader); len(tok) == 1 {
+			d := sha256.Sum256([]byte(tok[0]))
+			client := metadata.ValueFromIncomingContext(ctx, GatewayClientHeader)
+			if subtle.ConstantTimeCompare(d[:], i.gateway) == 1 && len(client) == 1 {
+				return client[0]
+			}
+		}
+	}
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.Addr == nil {
 		return "unknown"
 	}
-	host, _, err := net.SplitHostPort(p.Addr.String())
-	if err != nil {
-		host = p.Addr.String()
+	if tcp, ok := p.Addr.(*net.TCPAddr); ok {
+		return tcp.IP.String()
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		if fwd := metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"); len(fwd) > 0 {
-			last := fwd[len(fwd)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if f := strings.TrimSpace(last); f != "" {
-				return f
-			}
-		}
-	}
-	return host
+	return p.Addr.String()
 }

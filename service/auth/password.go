@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -21,8 +22,14 @@ const (
 	argonKeyLen  = 32
 )
 
+// hashing bounds how many argon2id computations run at once: each takes
+// 19 MiB, and sign-ins are open to anyone.
+var hashing = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+
 // HashPassword returns an argon2id hash of password in PHC string format.
 func HashPassword(password string) string {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
 	salt := make([]byte, 16)
 	rand.Read(salt)
 	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
@@ -68,6 +75,11 @@ func checkPHC(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if memory > 256*1024 || time > 16 || threads == 0 || threads > 16 || len(want) > 64 {
+		return false, errors.New("argon2 parameters out of range")
+	}
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
 	got := argon2.IDKey([]byte(password), salt, time, memory, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

@@ -19,6 +19,10 @@ type Usage struct {
 
 	mu      sync.Mutex
 	pending map[string]time.Time // key id → last use
+
+	// flushing serializes flushes, so that a failed one has put its batch
+	// back before the next one (the last, at shutdown) takes the pending.
+	flushing sync.Mutex
 }
 
 // NewUsage returns a recorder that flushes every interval (10 s if zero).
@@ -57,6 +61,8 @@ func (u *Usage) Run(ctx context.Context) {
 // Flush writes the uses recorded since the last flush. On failure they are
 // kept for the next one (the newest time of each key wins).
 func (u *Usage) Flush(ctx context.Context) {
+	u.flushing.Lock()
+	defer u.flushing.Unlock()
 	u.mu.Lock()
 	batch := u.pending
 	if len(batch) == 0 {

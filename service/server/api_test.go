@@ -250,6 +250,7 @@ func testErrorsREST(t *testing.T, e *env) {
 		{"unknown key", "GET", "/api/v1/properties", "", []string{"user-api-key", unknown}, 401, "unauthorized"},
 		{"revoked key", "GET", "/api/v1/properties", "", []string{"user-api-key", revoked.GetApiKey()}, 401, "unauthorized"},
 		{"both credentials", "GET", "/api/v1/properties", "", []string{"user-api-key", all, "Authorization", "Bearer " + u.token}, 401, "unauthorized"},
+		{"both credentials on sign_in", "POST", "/api/v1/sign_in", fmt.Sprintf(`{"user":{"email":%q,"password":%q}}`, u.email, u.password), []string{"user-api-key", all, "Authorization", "Bearer " + u.token}, 401, "unauthorized"},
 		{"malformed bearer", "GET", "/api/v1/properties", "", []string{"Authorization", "Bearer nope"}, 401, "unauthorized"},
 		{"out of scope", "GET", "/api/v1/properties/" + second, "", []string{"user-api-key", one}, 403, "forbidden"},
 		{"out of scope update", "PUT", "/api/v1/properties/" + second, `{"property":{"title":"x","currency":"EUR"}}`, []string{"user-api-key", one}, 403, "forbidden"},

@@ -13,6 +13,7 @@ import (
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/store"
+	"github.com/keygate/keygate/service/store/dbtest"
 	"github.com/keygate/keygate/service/store/memory"
 )
 
@@ -71,9 +72,16 @@ func TestKeyCacheAvoidsStore(t *testing.T) {
 }
 
 // TestFailureFlood: 10,000 random well-formed keys from one source cause a
-// bounded number of store lookups, and 429s once the budget is spent.
+// bounded number of store lookups, and 429s once the budget is spent, on
+// either store. Claiming to be the REST gateway, or another client, does
+// not help.
 func TestFailureFlood(t *testing.T) {
-	st, count := counting(memory.New())
+	t.Run("memory", func(t *testing.T) { testFailureFlood(t, memory.New()) })
+	t.Run("postgres", func(t *testing.T) { testFailureFlood(t, dbtest.NewStore(t)) })
+}
+
+func testFailureFlood(t *testing.T, inner store.Store) {
+	st, count := counting(inner)
 	e := start(t, st)
 	begin := time.Now()
 	var exhausted, unauthenticated atomic.Int64
@@ -84,7 +92,8 @@ func TestFailureFlood(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for key := range keys {
-				_, err := e.props.ListProperties(withKey(key), &keygatev1.ListPropertiesRequest{})
+				ctx := metadataAppend(withKey(key), auth.GatewayTokenHeader, "guess", auth.GatewayClientHeader, key[3:10])
+				_, err := e.props.ListProperties(ctx, &keygatev1.ListPropertiesRequest{})
 				switch codesOf(err) {
 				case codes.ResourceExhausted:
 					exhausted.Add(1)
@@ -113,8 +122,54 @@ func TestFailureFlood(t *testing.T) {
 	}
 	t.Logf("%d store lookups, %d refused as unknown, %d as exhausted, in %v", count.authentications.Load(), unauthenticated.Load(), exhausted.Load(), elapsed)
 
-	// Over REST the same source is refused with 429.
+	// Over REST the same address is refused with 429, and so are sign-ins.
 	wantError(t, e.rest("GET", "/api/v1/properties", "", "user-api-key", auth.NewSecret(auth.APIKeyPrefix)), 429, "http_too_many_requests")
+	wantError(t, e.rest("POST", "/api/v1/sign_in", `{"user":{"email":"a@example.com","password":"guess"}}`), 429, "http_too_many_requests")
+}
+
+// TestSignInGuessing: failed sign-ins from one address are limited.
+func TestSignInGuessing(t *testing.T) {
+	e := start(t, memory.New())
+	u := e.newUser(true)
+	var limited atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20 && !limited.Load(); i++ {
+				_, err := e.auth.SignIn(context.Background(), &keygatev1.SignInRequest{User: &keygatev1.SignInRequest_Credentials{Email: u.email, Password: "wrong guess"}})
+				switch codesOf(err) {
+				case codes.ResourceExhausted:
+					limited.Store(true)
+				case codes.Unauthenticated:
+				default:
+					t.Errorf("sign-in: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if !limited.Load() {
+		t.Fatal("80 wrong passwords from one address were never limited")
+	}
+}
+
+// TestLastUsedFlushedOnShutdown: the uses since the last write are written
+// when the server stops.
+func TestLastUsedFlushedOnShutdown(t *testing.T) {
+	st := memory.New()
+	e := startWith(t, st, func(c *serverConfig) { c.UsageFlushInterval = time.Hour })
+	u := e.newUser(true)
+	k := e.newKey(u)
+	if _, err := e.auth.WhoAmI(withKey(k.GetApiKey()), &keygatev1.WhoAmIRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	got, err := st.GetAPIKey(context.Background(), u.id, k.GetId())
+	if err != nil || got.LastUsedAt.IsZero() {
+		t.Fatalf("last_used_at after shutdown: %v %v", got.LastUsedAt, err)
+	}
 }
 
 // TestLastUsed: last_used_at advances with use, written in batches.

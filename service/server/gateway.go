@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -32,8 +34,17 @@ const MaxBodyBytes = 1 << 20
 // newGateway returns the REST API: grpc-gateway routes that call the gRPC
 // server through conn, so that REST requests pass through exactly the same
 // interceptors as gRPC ones.
-func newGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+func newGateway(ctx context.Context, conn *grpc.ClientConn, gatewayToken string) (http.Handler, error) {
 	mux := runtime.NewServeMux(
+		// Who the client is, for the per-address limit on failed
+		// authentications; the token tells the server to believe it.
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				host = r.RemoteAddr
+			}
+			return metadata.Pairs(auth.GatewayTokenHeader, gatewayToken, auth.GatewayClientHeader, host)
+		}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &strictJSON{}),

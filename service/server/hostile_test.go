@@ -180,16 +180,23 @@ func testRevokeUnderLoad(t *testing.T, e *env) {
 			}
 		}()
 	}
-	for okBefore.Load() < 200 {
-		time.Sleep(time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	waitUntil := func(cond func() bool) {
+		for !cond() {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("no progress: %d calls succeeded, %d were refused", okBefore.Load(), refusedAfter.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
+	waitUntil(func() bool { return okBefore.Load() >= 200 })
 	if _, err := e.keys.RevokeApiKey(withSession(u.token), &keygatev1.RevokeApiKeyRequest{Id: k.GetId()}); err != nil {
 		t.Fatal(err)
 	}
 	revoked.Store(true)
-	for refusedAfter.Load() < 500 {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(func() bool { return refusedAfter.Load() >= 500 })
 	close(stop)
 	wg.Wait()
 	if n := lateSuccess.Load(); n != 0 {
@@ -203,11 +210,31 @@ func codesOf(err error) codes.Code { return status.Code(err) }
 // testHealthAndReflection: infrastructure calls need no credential; an
 // RPC no rule covers is refused.
 func testHealthAndReflection(t *testing.T, e *env) {
-	resp, err := healthpb.NewHealthClient(e.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatalf("health check: %v", err)
+	// Serving once the first store check has passed, without a credential.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var hdr metadata.MD
+		resp, err := healthpb.NewHealthClient(e.conn).Check(context.Background(), &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
+		if err != nil {
+			t.Fatalf("health check: %v", err)
+		}
+		if len(hdr.Get("x-request-id")) != 1 {
+			t.Fatal("health check without x-request-id")
+		}
+		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health: %v", resp.GetStatus())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	_ = resp // may be NOT_SERVING for the first instant; the call itself must pass auth
+	// Unknown methods are refused, with a request id like every answer.
+	var hdr metadata.MD
+	err := e.conn.Invoke(context.Background(), "/keygate.v1.PropertyService/NoSuchMethod", &keygatev1.GetPropertyRequest{}, &keygatev1.GetPropertyResponse{}, grpc.Header(&hdr))
+	if codesOf(err) == codes.OK || codesOf(err) == codes.Unknown || len(hdr.Get("x-request-id")) != 1 {
+		t.Fatalf("unknown method: %v, header %v", err, hdr)
+	}
 	stream, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -21,18 +21,19 @@ import (
 // and from the REST gateway to the gRPC server.
 const requestIDHeader = "x-request-id"
 
-// chain returns the unary interceptors in the order they run:
-// recovery → request id → logging (which also translates errors) → auth →
-// handler. The stream chain is the same minus the request-scoped parts
-// that only unary RPCs need.
+// chain returns the interceptors in the order they run: request id →
+// recovery → logging (which also translates errors) → auth → handler. The
+// request id comes first so that even a panic is logged with it. Streams
+// (health watches, reflection, and unknown methods) get the request id,
+// recovery and auth.
 func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Interceptor) (grpc.ServerOption, grpc.ServerOption) {
 	unary := grpc.ChainUnaryInterceptor(
-		recoverUnary(log),
 		requestIDUnary,
+		recoverUnary(log),
 		logUnary(log),
 		authorize,
 	)
-	stream := grpc.ChainStreamInterceptor(recoverStream(log), a.Stream)
+	stream := grpc.ChainStreamInterceptor(requestIDStream, recoverStream(log), a.Stream)
 	return unary, stream
 }
 
@@ -66,17 +67,22 @@ type requestIDKey struct{}
 // (the REST gateway always sends one) or makes a new one, puts it in the
 // context and sends it back as a response header.
 func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	var id string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestIDHeader); len(v) == 1 && validRequestID(v[0]) {
-			id = v[0]
-		}
-	}
-	if id == "" {
-		id = newRequestID()
-	}
+	id := incomingRequestID(ctx)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
 	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+}
+
+// requestIDStream does the same for streams.
+func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	_ = ss.SetHeader(metadata.Pairs(requestIDHeader, incomingRequestID(ss.Context())))
+	return handler(srv, ss)
+}
+
+func incomingRequestID(ctx context.Context) string {
+	if v := metadata.ValueFromIncomingContext(ctx, requestIDHeader); len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	return newRequestID()
 }
 
 func requestID(ctx context.Context) string {

@@ -14,10 +14,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/account"
@@ -81,7 +83,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		usage:  auth.NewUsage(cfg.Store, cfg.UsageFlushInterval, cfg.Logger),
 	}
 	st := auth.Invalidating(cfg.Store, s.keys)
-	interceptor, err := auth.NewInterceptor(st, auth.Options{AdminToken: cfg.AdminToken, Keys: s.keys, Usage: s.usage})
+	// The gateway proves it is this process's own with a token that lives
+	// only in memory, so that it may say which client a call comes from.
+	gatewayToken := newRequestID() + newRequestID()
+	interceptor, err := auth.NewInterceptor(st, auth.Options{AdminToken: cfg.AdminToken, Keys: s.keys, Usage: s.usage, GatewayToken: gatewayToken})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +97,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	unary, stream := chain(cfg.Logger, authorize, interceptor)
-	s.grpcServer = grpc.NewServer(unary, stream)
+	s.grpcServer = grpc.NewServer(unary, stream,
+		// The same body limit as REST.
+		grpc.MaxRecvMsgSize(MaxBodyBytes),
+		// Unknown methods pass through the stream interceptors too, so
+		// that their answers carry a request id (and are denied by auth).
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+			return status.Error(codes.Unimplemented, "unknown method")
+		}),
+	)
 	keygatev1.RegisterAuthServiceServer(s.grpcServer, account.NewAuthService(st))
 	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(st))
 	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(st))
@@ -115,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeListeners()
 		return nil, err
 	}
-	gateway, err := newGateway(ctx, s.conn)
+	gateway, err := newGateway(ctx, s.conn, gatewayToken)
 	if err != nil {
 		s.conn.Close()
 		s.closeListeners()
@@ -160,7 +173,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { s.watchStore(ctx); return nil })
 	g.Go(func() error { s.usage.Run(ctx); return nil })
 	if w, ok := s.cfg.Store.(store.Watcher); ok {
-		g.Go(func() error { return w.Watch(ctx, s.keys.Apply) })
+		g.Go(func() error { return w.Watch(ctx, s.applyChange) })
 	}
 	g.Go(func() error {
 		<-ctx.Done()
@@ -188,7 +201,23 @@ func (s *Server) shutdown() {
 	case <-ctx.Done():
 		s.grpcServer.Stop()
 	}
-	s.usage.Flush(ctx) // the uses of the last requests
+	// The uses of the last requests, with time of its own even when the
+	// drain used up the grace period.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelFlush()
+	s.usage.Flush(flushCtx)
+}
+
+// applyChange hands a store change to the key cache, and logs when the
+// cache stops or starts being used.
+func (s *Server) applyChange(ch store.Change) {
+	switch ch.Kind {
+	case store.NotListening:
+		s.cfg.Logger.Warn("not listening for changes: verifying every API key against the database until listening again")
+	case store.Listening:
+		s.cfg.Logger.Info("listening for changes: API key cache in use")
+	}
+	s.keys.Apply(ch)
 }
 
 // watchStore keeps the gRPC health status in line with the store.

@@ -25,7 +25,7 @@ const Channel = "keygate_changes"
 const ListenerApplicationName = "keygate-listener"
 
 // DefaultListenerKeepalive is the zero value of Config.ListenerKeepalive.
-const DefaultListenerKeepalive = 5 * time.Second
+const DefaultListenerKeepalive = time.Second
 
 // Reconnection delays of Watch: the first retry waits minListenBackoff,
 // each failure doubles the wait up to maxListenBackoff, and a successful
