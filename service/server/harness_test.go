@@ -26,7 +26,7 @@ const adminToken = "test-admin-token"
 
 // env is one running server with clients for both of its faces.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	store   store.Store
 	srv     *server.Server
 	baseURL string // REST: http://127.0.0.1:port
@@ -64,13 +64,13 @@ type serverConfig = server.Config
 
 // start runs a server on st on free loopback ports until the test ends,
 // and checks at the end that it shut down cleanly.
-func start(t *testing.T, st store.Store) *env {
+func start(t testing.TB, st store.Store) *env {
 	t.Helper()
 	return startWith(t, st, func(*serverConfig) {})
 }
 
 // startWith is start with changes to the server's configuration.
-func startWith(t *testing.T, st store.Store, configure func(*serverConfig)) *env {
+func startWith(t testing.TB, st store.Store, configure func(*serverConfig)) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -243,7 +243,7 @@ func str(v any, path ...any) string {
 
 // wantError checks a REST error response: status, code and that details
 // are present.
-func wantError(t *testing.T, r response, code int, errCode string) {
+func wantError(t testing.TB, r response, code int, errCode string) {
 	t.Helper()
 	if r.code != code || str(r.body, "errors", "code") != errCode {
 		t.Fatalf("got %d %s, want %d %s", r.code, r.raw, code, errCode)
@@ -254,7 +254,7 @@ func wantError(t *testing.T, r response, code int, errCode string) {
 }
 
 // freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -29,7 +29,7 @@ func TestAPIPostgres(t *testing.T) {
 }
 
 // openStore opens a store on an existing, migrated database.
-func openStore(t *testing.T, url string) *postgres.Store {
+func openStore(t testing.TB, url string) *postgres.Store {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), postgres.Config{URL: url})
 	if err != nil {
@@ -39,7 +39,7 @@ func openStore(t *testing.T, url string) *postgres.Store {
 	return st
 }
 
-func migratedDatabase(t *testing.T) string {
+func migratedDatabase(t testing.TB) string {
 	t.Helper()
 	url := dbtest.NewDatabase(t)
 	if err := postgres.Migrate(context.Background(), url); err != nil {
