@@ -141,32 +141,26 @@ func testFailureFlood(t *testing.T, inner store.Store) {
 	restLimited("POST", "/api/v1/sign_in", `{"user":{"email":"a@example.com","password":"guess"}}`)
 }
 
-// TestSignInGuessing: failed sign-ins from one address are limited.
+// TestSignInGuessing: failed sign-ins from one address are limited, and
+// successful ones cost nothing of the budget.
 func TestSignInGuessing(t *testing.T) {
-	e := start(t, memory.New())
+	e := startWith(t, memory.New(), func(c *serverConfig) { c.FailuresPerSecond, c.FailureBurst = 0.001, 5 })
 	u := e.newUser(true)
-	var limited atomic.Bool
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 20 && !limited.Load(); i++ {
-				_, err := e.auth.SignIn(context.Background(), &keygatev1.SignInRequest{User: &keygatev1.SignInRequest_Credentials{Email: u.email, Password: "wrong guess"}})
-				switch codesOf(err) {
-				case codes.ResourceExhausted:
-					limited.Store(true)
-				case codes.Unauthenticated:
-				default:
-					t.Errorf("sign-in: %v", err)
-				}
-			}
-		}()
+	signIn := func(password string) error {
+		_, err := e.auth.SignIn(context.Background(), &keygatev1.SignInRequest{User: &keygatev1.SignInRequest_Credentials{Email: u.email, Password: password}})
+		return err
 	}
-	wg.Wait()
-	if !limited.Load() {
-		t.Fatal("80 wrong passwords from one address were never limited")
+	for i := 0; i < 10; i++ {
+		if err := signIn(u.password); err != nil {
+			t.Fatalf("sign-in %d: %v", i, err)
+		}
 	}
+	for i := 0; i < 4; i++ {
+		wantCode(t, signIn("wrong guess"), codes.Unauthenticated)
+	}
+	wantCode(t, signIn("wrong guess"), codes.Unauthenticated) // the fifth and last of the burst
+	wantCode(t, signIn("wrong guess"), codes.ResourceExhausted)
+	wantCode(t, signIn(u.password), codes.ResourceExhausted)
 }
 
 // TestLastUsedFlushedOnShutdown: the uses since the last write are written

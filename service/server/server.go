@@ -45,6 +45,11 @@ type Config struct {
 	// UsageFlushInterval is how often last_used_at is written. Zero means
 	// 10 seconds.
 	UsageFlushInterval time.Duration
+	// FailuresPerSecond and FailureBurst bound the failed sign-ins and
+	// credential lookups of one client address (defaults: 10 a second,
+	// bursts of 50).
+	FailuresPerSecond float64
+	FailureBurst      int
 
 	// benchmarkPrincipal replaces authentication by this fixed principal.
 	// Only the benchmarks that measure what authentication costs set it
@@ -86,7 +91,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The gateway proves it is this process's own with a token that lives
 	// only in memory, so that it may say which client a call comes from.
 	gatewayToken := newRequestID() + newRequestID()
-	interceptor, err := auth.NewInterceptor(st, auth.Options{AdminToken: cfg.AdminToken, Keys: s.keys, Usage: s.usage, GatewayToken: gatewayToken})
+	interceptor, err := auth.NewInterceptor(st, auth.Options{
+		AdminToken:        cfg.AdminToken,
+		Keys:              s.keys,
+		Usage:             s.usage,
+		GatewayToken:      gatewayToken,
+		FailuresPerSecond: cfg.FailuresPerSecond,
+		FailureBurst:      cfg.FailureBurst,
+	})
 	if err != nil {
 		return nil, err
 	}
