@@ -8,11 +8,14 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/server"
 	"github.com/keygate/keygate/service/store"
 	"github.com/keygate/keygate/service/store/memory"
 )
@@ -323,7 +326,7 @@ func testErrorsGRPC(t *testing.T, e *env) {
 		return err
 	}
 	both := withKey(all)
-	both = metadataAppend(both, "authorization", "Bearer "+u.token)
+	both = metadata.AppendToOutgoingContext(both, "authorization", "Bearer "+u.token)
 	createProp := func(ctx context.Context, title, currency string) error {
 		_, err := e.props.CreateProperty(ctx, &keygatev1.CreatePropertyRequest{Property: &keygatev1.PropertyInput{Title: title, Currency: currency}})
 		return err
@@ -530,15 +533,15 @@ func testPlumbing(t *testing.T, e *env) {
 		t.Fatal("a malformed request id was echoed")
 	}
 	// Over gRPC the id comes back as a header.
-	var hdr metadataMD
-	_, err := e.props.ListProperties(context.Background(), &keygatev1.ListPropertiesRequest{}, grpcHeader(&hdr))
+	var hdr metadata.MD
+	_, err := e.props.ListProperties(context.Background(), &keygatev1.ListPropertiesRequest{}, grpc.Header(&hdr))
 	wantCode(t, err, codes.Unauthenticated)
 	if len(hdr.Get("x-request-id")) != 1 {
 		t.Fatalf("gRPC response without x-request-id: %v", hdr)
 	}
 
 	u := e.newUser(true)
-	big := `{"property":{"title":"` + strings.Repeat("a", MaxBody+1) + `","currency":"EUR"}}`
+	big := `{"property":{"title":"` + strings.Repeat("a", server.MaxBodyBytes+1) + `","currency":"EUR"}}`
 	r = e.rest("POST", "/api/v1/properties", big, "Authorization", "Bearer "+u.token)
 	if r.code != http.StatusRequestEntityTooLarge && r.code != http.StatusBadRequest {
 		t.Fatalf("body over 1 MiB: %d %s", r.code, r.raw[:min(len(r.raw), 200)])

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
@@ -94,7 +95,7 @@ func testFailureFlood(t *testing.T, inner store.Store) {
 		go func() {
 			defer wg.Done()
 			for key := range keys {
-				ctx := metadataAppend(withKey(key), auth.GatewayTokenHeader, "guess", auth.GatewayClientHeader, key[3:10])
+				ctx := metadata.AppendToOutgoingContext(withKey(key), auth.GatewayTokenHeader, "guess", auth.GatewayClientHeader, key[3:10])
 				_, err := e.props.ListProperties(ctx, &keygatev1.ListPropertiesRequest{})
 				switch codesOf(err) {
 				case codes.ResourceExhausted:

@@ -21,19 +21,7 @@ import (
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
-	"github.com/keygate/keygate/service/server"
 )
-
-// MaxBody is the server's request body limit.
-const MaxBody = server.MaxBodyBytes
-
-type metadataMD = metadata.MD
-
-func grpcHeader(md *metadata.MD) grpc.CallOption { return grpc.Header(md) }
-
-func metadataAppend(ctx context.Context, kv ...string) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, kv...)
-}
 
 func mustTime(t *testing.T, s string) time.Time {
 	t.Helper()

@@ -8,8 +8,9 @@ import (
 )
 
 // The settings and content of a property are kept as jsonb objects. These
-// types fix their encoding, field by field, so that a change to the store
-// types cannot silently change what is on disk. A field missing from a
+// types fix their encoding, field by field: they convert to and from the
+// store types, so a change to those fails to compile here rather than
+// silently changing what is on disk. A field missing from a
 // stored object reads as its zero value.
 
 type settingsJSON struct {
@@ -41,20 +42,11 @@ type photoJSON struct {
 	Kind        string `json:"kind"`
 }
 
-// encodeSettings returns the jsonb text of settings.
+// encodeSettings returns the jsonb text of settings. The conversion
+// compiles only while settingsJSON has exactly the fields of
+// store.PropertySettings.
 func encodeSettings(s store.PropertySettings) (string, error) {
-	b, err := json.Marshal(settingsJSON{
-		AllowAvailabilityAutoupdateOnConfirmation: s.AllowAvailabilityAutoupdateOnConfirmation,
-		AllowAvailabilityAutoupdateOnModification: s.AllowAvailabilityAutoupdateOnModification,
-		AllowAvailabilityAutoupdateOnCancellation: s.AllowAvailabilityAutoupdateOnCancellation,
-		MinStayType:   s.MinStayType,
-		MinPrice:      s.MinPrice,
-		MaxPrice:      s.MaxPrice,
-		StateLength:   s.StateLength,
-		CutOffTime:    s.CutOffTime,
-		CutOffDays:    s.CutOffDays,
-		MaxDayAdvance: s.MaxDayAdvance,
-	})
+	b, err := json.Marshal(settingsJSON(s))
 	if err != nil {
 		return "", fmt.Errorf("postgres: encode settings: %w", err)
 	}
@@ -67,18 +59,7 @@ func decodeSettings(b []byte) (store.PropertySettings, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return store.PropertySettings{}, fmt.Errorf("postgres: decode settings: %w", err)
 	}
-	return store.PropertySettings{
-		AllowAvailabilityAutoupdateOnConfirmation: s.AllowAvailabilityAutoupdateOnConfirmation,
-		AllowAvailabilityAutoupdateOnModification: s.AllowAvailabilityAutoupdateOnModification,
-		AllowAvailabilityAutoupdateOnCancellation: s.AllowAvailabilityAutoupdateOnCancellation,
-		MinStayType:   s.MinStayType,
-		MinPrice:      s.MinPrice,
-		MaxPrice:      s.MaxPrice,
-		StateLength:   s.StateLength,
-		CutOffTime:    s.CutOffTime,
-		CutOffDays:    s.CutOffDays,
-		MaxDayAdvance: s.MaxDayAdvance,
-	}, nil
+	return store.PropertySettings(s), nil
 }
 
 // encodeContent returns the jsonb text of content; photos keep their order.
