@@ -21,8 +21,10 @@ type CacheConfig struct {
 	NegativeTTL time.Duration
 }
 
-// KeyCache holds what verifying an API key needs (the key and its user)
-// by digest, so that a cached key costs no store call and no allocation.
+// KeyCache holds what the interceptor needs: API keys with their users by
+// digest, and users' roles on the properties their requests name, so that
+// a request with a cached key costs no store call (and verifying the key
+// no allocation).
 //
 // Correctness rests on invalidation, not on the TTL: every change that can
 // narrow or end a key's power is reported through Apply (from this process
@@ -39,10 +41,25 @@ type KeyCache struct {
 	trusted   bool
 	epoch     uint64
 	entries   map[[32]byte]*cacheEntry
-	byUser    map[string]map[[32]byte]struct{}
+	users     map[string]*userEntry
 	negatives map[[32]byte]time.Time
 	bytes     int
 }
+
+// userEntry is what the cache holds about one user: the digests of their
+// cached keys, and their roles on properties ("" for no access).
+type userEntry struct {
+	digests map[[32]byte]struct{}
+	roles   map[string]roleEntry
+}
+
+type roleEntry struct {
+	role    store.Role
+	expires time.Time
+}
+
+// roleSize is the estimated memory of one cached role.
+const roleSize = 128
 
 type cacheEntry struct {
 	key     store.APIKey
@@ -109,20 +126,76 @@ func (c *KeyCache) put(d [32]byte, epoch uint64, k store.APIKey, u store.User) {
 		return
 	}
 	c.remove(d)
-	// Evict arbitrary entries (Go's map order is unspecified) until the
-	// new one fits: cheap, and fair enough for a cache of this kind.
+	c.makeRoom(1, e.size)
+	c.entries[d] = e
+	c.bytes += e.size
+	c.user(u.ID).digests[d] = struct{}{}
+}
+
+// role returns a user's cached role on a property; ok reports whether
+// there is one ("" means no access).
+func (c *KeyCache) role(userID, propertyID string) (role store.Role, ok bool) {
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.trusted {
+		return "", false
+	}
+	if ue := c.users[userID]; ue != nil {
+		if r, ok := ue.roles[propertyID]; ok && now.Before(r.expires) {
+			return r.role, true
+		}
+	}
+	return "", false
+}
+
+// putRole caches a role read from the store, unless anything was
+// invalidated since epoch was read.
+func (c *KeyCache) putRole(userID, propertyID string, epoch uint64, role store.Role) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.trusted || epoch != c.epoch {
+		return
+	}
+	ue := c.user(userID)
+	if _, ok := ue.roles[propertyID]; !ok {
+		c.makeRoom(0, roleSize)
+		ue = c.user(userID) // makeRoom may have dropped it
+		c.bytes += roleSize
+	}
+	ue.roles[propertyID] = roleEntry{role: role, expires: c.now().Add(c.cfg.TTL)}
+}
+
+// user returns the entry of a user, making it if needed.
+func (c *KeyCache) user(id string) *userEntry {
+	ue := c.users[id]
+	if ue == nil {
+		ue = &userEntry{digests: map[[32]byte]struct{}{}, roles: map[string]roleEntry{}}
+		c.users[id] = ue
+	}
+	return ue
+}
+
+// makeRoom evicts until entries more keys and size more bytes fit. It
+// drops arbitrary keys, then arbitrary users' roles (Go's map order is
+// unspecified): cheap, and fair enough for a cache of this kind.
+func (c *KeyCache) makeRoom(entries, size int) {
 	for k := range c.entries {
-		if len(c.entries) < c.cfg.MaxEntries && c.bytes+e.size <= c.cfg.MaxBytes {
-			break
+		if len(c.entries)+entries <= c.cfg.MaxEntries && c.bytes+size <= c.cfg.MaxBytes {
+			return
 		}
 		c.remove(k)
 	}
-	c.entries[d] = e
-	c.bytes += e.size
-	if c.byUser[u.ID] == nil {
-		c.byUser[u.ID] = map[[32]byte]struct{}{}
+	for id, ue := range c.users {
+		if c.bytes+size <= c.cfg.MaxBytes {
+			return
+		}
+		c.bytes -= roleSize * len(ue.roles)
+		ue.roles = map[string]roleEntry{}
+		if len(ue.digests) == 0 {
+			delete(c.users, id)
+		}
 	}
-	c.byUser[u.ID][d] = struct{}{}
 }
 
 // putNegative remembers that no key has digest d.
@@ -148,29 +221,35 @@ func (c *KeyCache) remove(d [32]byte) {
 	}
 	delete(c.entries, d)
 	c.bytes -= e.size
-	if digests := c.byUser[e.user.ID]; digests != nil {
-		delete(digests, d)
-		if len(digests) == 0 {
-			delete(c.byUser, e.user.ID)
+	if ue := c.users[e.user.ID]; ue != nil {
+		delete(ue.digests, d)
+		if len(ue.digests) == 0 && len(ue.roles) == 0 {
+			delete(c.users, e.user.ID)
 		}
 	}
 }
 
 func (c *KeyCache) clear() {
 	c.entries = map[[32]byte]*cacheEntry{}
-	c.byUser = map[string]map[[32]byte]struct{}{}
+	c.users = map[string]*userEntry{}
 	c.negatives = map[[32]byte]time.Time{}
 	c.bytes = 0
 }
 
-// InvalidateUser forgets every key of a user.
+// InvalidateUser forgets every key and role of a user.
 func (c *KeyCache) InvalidateUser(userID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
-	for d := range c.byUser[userID] {
+	ue := c.users[userID]
+	if ue == nil {
+		return
+	}
+	for d := range ue.digests {
 		c.remove(d)
 	}
+	c.bytes -= roleSize * len(ue.roles)
+	delete(c.users, userID)
 }
 
 // Flush forgets everything.

@@ -147,3 +147,46 @@ func TestFailureLimiter(t *testing.T) {
 		t.Fatal("the budget refilled beyond its burst")
 	}
 }
+
+func TestKeyCacheRoles(t *testing.T) {
+	c := NewKeyCache(CacheConfig{}, true)
+	if _, ok := c.role("u1", "p1"); ok {
+		t.Fatal("role on an empty cache")
+	}
+	c.putRole("u1", "p1", c.currentEpoch(), store.RoleOwner)
+	c.putRole("u1", "p2", c.currentEpoch(), "")
+	c.putRole("u2", "p1", c.currentEpoch(), store.RoleUser)
+	if r, ok := c.role("u1", "p1"); !ok || r != store.RoleOwner {
+		t.Fatalf("role: %q %v", r, ok)
+	}
+	if r, ok := c.role("u1", "p2"); !ok || r != "" {
+		t.Fatalf("no access is not remembered: %q %v", r, ok)
+	}
+	k, u := testKey("u1")
+	c.put(digestFor("k"), c.currentEpoch(), k, u)
+	c.InvalidateUser("u1")
+	if _, ok := c.role("u1", "p1"); ok {
+		t.Fatal("a role of an invalidated user is still cached")
+	}
+	if _, _, _, hit := c.get(digestFor("k")); hit {
+		t.Fatal("a key of an invalidated user is still cached")
+	}
+	if _, ok := c.role("u2", "p1"); !ok {
+		t.Fatal("another user's role was evicted")
+	}
+	// A role read before an invalidation is not cached after it.
+	epoch := c.currentEpoch()
+	c.InvalidateUser("u9")
+	c.putRole("u2", "p3", epoch, store.RoleOwner)
+	if _, ok := c.role("u2", "p3"); ok {
+		t.Fatal("a role read before an invalidation was cached")
+	}
+	// Roles count against the memory bound.
+	small := NewKeyCache(CacheConfig{MaxBytes: 100 * roleSize}, true)
+	for i := 0; i < 1000; i++ {
+		small.putRole("u", store.NewID(), small.currentEpoch(), store.RoleUser)
+	}
+	if small.bytes > 100*roleSize {
+		t.Fatalf("%d bytes of roles, bound %d", small.bytes, 100*roleSize)
+	}
+}

@@ -306,7 +306,7 @@ func (i *Interceptor) checkProperty(ctx context.Context, p *Principal, id string
 	if !store.ValidID(id) {
 		return status.Error(codes.NotFound, "property not found")
 	}
-	role, err := i.store.PropertyRole(ctx, p.User.ID, id)
+	role, err := i.propertyRole(ctx, p.User.ID, id)
 	if err != nil {
 		return err
 	}
@@ -317,6 +317,20 @@ func (i *Interceptor) checkProperty(ctx context.Context, p *Principal, id string
 		return status.Error(codes.PermissionDenied, "this API key is not scoped to this property")
 	}
 	return nil
+}
+
+// propertyRole finds a user's role on a property in the cache, or else in
+// the store (caching the answer, access or none).
+func (i *Interceptor) propertyRole(ctx context.Context, userID, propertyID string) (store.Role, error) {
+	if role, ok := i.keys.role(userID, propertyID); ok {
+		return role, nil
+	}
+	epoch := i.keys.currentEpoch()
+	role, err := i.store.PropertyRole(ctx, userID, propertyID)
+	if err == nil {
+		i.keys.putRole(userID, propertyID, epoch, role)
+	}
+	return role, err
 }
 
 // bearer extracts the token of a single "Bearer <token>" value.

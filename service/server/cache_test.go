@@ -22,7 +22,13 @@ import (
 type countingStore struct {
 	store.Store
 	authentications atomic.Int64
+	roleLookups     atomic.Int64
 	keyUseWrites    atomic.Int64
+}
+
+func (c *countingStore) PropertyRole(ctx context.Context, userID, propertyID string) (store.Role, error) {
+	c.roleLookups.Add(1)
+	return c.Store.PropertyRole(ctx, userID, propertyID)
 }
 
 func (c *countingStore) AuthenticateAPIKey(ctx context.Context, digest []byte) (store.APIKey, store.User, error) {
@@ -49,8 +55,9 @@ func counting(st store.Store) (store.Store, *countingStore) {
 	return c, c
 }
 
-// TestKeyCacheAvoidsStore: once verified, a key is not looked up again
-// until something about it changes; its revocation is seen at once.
+// TestKeyCacheAvoidsStore: once verified, a key is not looked up again,
+// nor its user's access to a property, until something about them
+// changes; a revocation or lost access is seen at once.
 func TestKeyCacheAvoidsStore(t *testing.T) {
 	st, count := counting(memory.New())
 	e := start(t, st)
@@ -62,13 +69,29 @@ func TestKeyCacheAvoidsStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := count.authentications.Load(); n != 1 {
-		t.Fatalf("100 calls with one key made %d key lookups, want 1", n)
+	if n, r := count.authentications.Load(), count.roleLookups.Load(); n != 1 || r != 1 {
+		t.Fatalf("100 calls with one key made %d key lookups and %d access checks in the store, want 1 and 1", n, r)
 	}
+	// Lost access: the next call is refused.
+	colleague := e.newUser(true)
+	r := e.rest("POST", "/api/v1/property_users", `{"invite":{"property_id":"`+p+`","user_email":"`+colleague.email+`","role":"owner"}}`, "Authorization", "Bearer "+u.token)
+	if r.code != 201 {
+		t.Fatalf("invite: %d %s", r.code, r.raw)
+	}
+	r = e.rest("GET", "/api/v1/property_users?filter[property_id]="+p, "", "Authorization", "Bearer "+colleague.token)
+	if r.code != 200 || str(r.body, "data", 0, "attributes", "user_id") != u.id {
+		t.Fatalf("list access: %d %s", r.code, r.raw)
+	}
+	if r := e.rest("DELETE", "/api/v1/property_users/"+str(r.body, "data", 0, "id"), "", "Authorization", "Bearer "+colleague.token); r.code != 200 {
+		t.Fatalf("removing access: %d %s", r.code, r.raw)
+	}
+	_, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
+	wantCode(t, err, codes.NotFound)
+
 	if _, err := e.keys.RevokeApiKey(withSession(u.token), &keygatev1.RevokeApiKeyRequest{Id: k.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
+	_, err = e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
 	wantCode(t, err, codes.Unauthenticated)
 }
 
