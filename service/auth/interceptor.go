@@ -111,12 +111,21 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if !ok {
 		return nil, status.Error(codes.Internal, "request is not a protobuf message")
 	}
-	p, err := i.authorize(ctx, r, msg)
-	if err != nil {
-		return nil, err
+	// Two lookups rather than FromIncomingContext, which copies every entry.
+	keys := metadata.ValueFromIncomingContext(ctx, APIKeyHeader)
+	authz := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(keys) > 0 && len(authz) > 0 {
+		return nil, unauthenticated("send either a user-api-key or an authorization header, not both")
+	}
+	if len(keys) > 1 || len(authz) > 1 {
+		return nil, unauthenticated("send one credential only")
 	}
 	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 		return i.public(ctx, req, handler)
+	}
+	p, err := i.authorize(ctx, r, msg, keys, authz)
+	if err != nil {
+		return nil, err
 	}
 	if p != nil {
 		ctx = WithPrincipal(ctx, p)
@@ -148,21 +157,10 @@ func (i *Interceptor) public(ctx context.Context, req any, handler grpc.UnaryHan
 	return resp, err
 }
 
-// authorize returns the principal of the request, nil for a public RPC or
-// an admin call, or a gRPC status error.
-func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message) (*Principal, error) {
-	// Two lookups rather than FromIncomingContext, which copies every entry.
-	keys := metadata.ValueFromIncomingContext(ctx, APIKeyHeader)
-	authz := metadata.ValueFromIncomingContext(ctx, "authorization")
-	if len(keys) > 0 && len(authz) > 0 {
-		return nil, unauthenticated("send either a user-api-key or an authorization header, not both")
-	}
-	if len(keys) > 1 || len(authz) > 1 {
-		return nil, unauthenticated("send one credential only")
-	}
-	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
-		return nil, nil
-	}
+// authorize returns the principal of a request that carries at most one
+// credential (keys or authz), nil for an admin call, or a gRPC status
+// error.
+func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message, keys, authz []string) (*Principal, error) {
 	if r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] {
 		return nil, i.checkAdmin(authz)
 	}

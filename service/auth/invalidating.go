@@ -56,11 +56,17 @@ func (s invalidatingStore) AddPropertyUser(ctx context.Context, pu store.Propert
 	return s.Store.AddPropertyUser(ctx, pu)
 }
 
+// SetPropertyUserRole evicts the user the returned record names; after an
+// error that leaves the outcome unknown, everyone.
 func (s invalidatingStore) SetPropertyUserRole(ctx context.Context, id string, role store.Role) (store.PropertyUser, error) {
-	pu, getErr := s.Store.GetPropertyUser(ctx, id)
-	out, err := s.Store.SetPropertyUserRole(ctx, id, role)
-	s.evict([]store.PropertyUser{pu}, getErr)
-	return out, err
+	pu, err := s.Store.SetPropertyUserRole(ctx, id, role)
+	switch {
+	case err == nil:
+		s.cache.InvalidateUser(pu.UserID)
+	case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLastOwner):
+		s.cache.Flush()
+	}
+	return pu, err
 }
 
 func (s invalidatingStore) RemovePropertyUser(ctx context.Context, id string) error {

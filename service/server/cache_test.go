@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
@@ -120,7 +121,7 @@ func testFailureFlood(t *testing.T, inner store.Store) {
 			for key := range keys {
 				ctx := metadata.AppendToOutgoingContext(withKey(key), auth.GatewayTokenHeader, "guess", auth.GatewayClientHeader, key[3:10])
 				_, err := e.props.ListProperties(ctx, &keygatev1.ListPropertiesRequest{})
-				switch codesOf(err) {
+				switch status.Code(err) {
 				case codes.ResourceExhausted:
 					exhausted.Add(1)
 				case codes.Unauthenticated:

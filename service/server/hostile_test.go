@@ -159,9 +159,9 @@ func testRevokeUnderLoad(t *testing.T, e *env) {
 					lateSuccess.Add(1)
 				case err == nil:
 					okBefore.Add(1)
-				case startedAfter && codesOf(err) == codes.Unauthenticated:
+				case startedAfter && status.Code(err) == codes.Unauthenticated:
 					refusedAfter.Add(1)
-				case codesOf(err) != codes.Unauthenticated:
+				case status.Code(err) != codes.Unauthenticated:
 					t.Errorf("unexpected error: %v", err)
 					return
 				}
@@ -193,8 +193,6 @@ func testRevokeUnderLoad(t *testing.T, e *env) {
 	t.Logf("%d calls succeeded before the revocation, %d were refused after it", okBefore.Load(), refusedAfter.Load())
 }
 
-func codesOf(err error) codes.Code { return status.Code(err) }
-
 // testHealthAndReflection: infrastructure calls need no credential; an
 // RPC no rule covers is refused.
 func testHealthAndReflection(t *testing.T, e *env) {
@@ -220,7 +218,7 @@ func testHealthAndReflection(t *testing.T, e *env) {
 	// Unknown methods are refused, with a request id like every answer.
 	var hdr metadata.MD
 	err := e.conn.Invoke(context.Background(), "/keygate.v1.PropertyService/NoSuchMethod", &keygatev1.GetPropertyRequest{}, &keygatev1.GetPropertyResponse{}, grpc.Header(&hdr))
-	if codesOf(err) == codes.OK || codesOf(err) == codes.Unknown || len(hdr.Get("x-request-id")) != 1 {
+	if status.Code(err) == codes.OK || status.Code(err) == codes.Unknown || len(hdr.Get("x-request-id")) != 1 {
 		t.Fatalf("unknown method: %v, header %v", err, hdr)
 	}
 	stream, err := reflectionpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(context.Background())

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
@@ -142,7 +143,7 @@ func TestConcurrentSignupPostgres(t *testing.T) {
 			_, err := e.admin.CreateUser(withAdmin(), &keygatev1.CreateUserRequest{
 				Email: email, Password: "long enough", SubscriptionStatus: keygatev1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
 			})
-			results <- codesOf(err)
+			results <- status.Code(err)
 		}(i)
 	}
 	wg.Wait()

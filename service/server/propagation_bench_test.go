@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 )
@@ -60,7 +61,7 @@ func BenchmarkRevocationPropagation(b *testing.B) {
 		revokeCall = append(revokeCall, revoked.Sub(begin))
 		for polls := 1; ; polls++ {
 			_, err := rb.props.GetProperty(key, get)
-			switch codesOf(err) {
+			switch status.Code(err) {
 			case codes.OK:
 			case codes.Unauthenticated:
 				took = append(took, time.Since(revoked))
