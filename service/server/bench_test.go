@@ -22,7 +22,9 @@ import (
 // benchServer is a server for benchmarks on the memory store, with one
 // user, one property and an all-properties key.
 type benchServer struct {
+	srv        *server.Server
 	grpc       keygatev1.PropertyServiceClient
+	auth       keygatev1.AuthServiceClient
 	httpURL    string
 	key        string
 	propertyID string
@@ -59,7 +61,7 @@ func newBenchServer(b *testing.B, withAuth bool) *benchServer {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close(); cancel(); <-done })
-	return &benchServer{grpc: keygatev1.NewPropertyServiceClient(conn), httpURL: "http://" + srv.HTTPAddr(), key: key, propertyID: p.ID}
+	return &benchServer{srv: srv, grpc: keygatev1.NewPropertyServiceClient(conn), auth: keygatev1.NewAuthServiceClient(conn), httpURL: "http://" + srv.HTTPAddr(), key: key, propertyID: p.ID}
 }
 
 // callGRPC and callREST make one call; they run on the benchmark's worker

@@ -17,7 +17,6 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -32,9 +31,10 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // newGateway returns the REST API: grpc-gateway routes that call the gRPC
-// server through conn, so that REST requests pass through exactly the same
-// interceptors as gRPC ones.
-func newGateway(ctx context.Context, conn *grpc.ClientConn, gatewayToken string) (http.Handler, error) {
+// services through conn, the in-process connection that runs the gRPC
+// server's own interceptor chain, so that REST requests pass through
+// exactly the same interceptors as gRPC ones.
+func newGateway(ctx context.Context, conn *inProcess, gatewayToken string) (http.Handler, error) {
 	mux := runtime.NewServeMux(
 		// Who the client is, for the per-address limit on failed
 		// authentications; the token tells the server to believe it.
@@ -55,17 +55,19 @@ func newGateway(ctx context.Context, conn *grpc.ClientConn, gatewayToken string)
 		runtime.SetQueryParameterParser(bracketQueryParser{}),
 		runtime.WithDisablePathLengthFallback(),
 	)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		keygatev1.RegisterAuthServiceHandler,
-		keygatev1.RegisterApiKeyServiceHandler,
-		keygatev1.RegisterPropertyServiceHandler,
-		keygatev1.RegisterPropertyUserServiceHandler,
+	for _, err := range []error{
+		keygatev1.RegisterAuthServiceHandlerClient(ctx, mux, keygatev1.NewAuthServiceClient(conn)),
+		keygatev1.RegisterApiKeyServiceHandlerClient(ctx, mux, keygatev1.NewApiKeyServiceClient(conn)),
+		keygatev1.RegisterPropertyServiceHandlerClient(ctx, mux, keygatev1.NewPropertyServiceClient(conn)),
+		keygatev1.RegisterPropertyUserServiceHandlerClient(ctx, mux, keygatev1.NewPropertyUserServiceClient(conn)),
 	} {
-		if err := register(ctx, mux, conn); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
-	return mux, nil
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, withHTTPPeer(r))
+	}), nil
 }
 
 // strictJSON decodes a request body as exactly one JSON object: unknown

@@ -25,9 +25,10 @@ const requestIDHeader = "x-request-id"
 // recovery → logging (which also translates errors) → auth → handler. The
 // request id comes first so that even a panic is logged with it. Streams
 // (health watches, reflection, and unknown methods) get the request id,
-// recovery and auth.
-func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Interceptor) (grpc.ServerOption, grpc.ServerOption) {
-	unary := grpc.ChainUnaryInterceptor(
+// recovery and auth. The unary chain is one interceptor, which the gRPC
+// server and the REST gateway's in-process connection both run.
+func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Interceptor) (grpc.UnaryServerInterceptor, grpc.ServerOption) {
+	unary := chainUnary(
 		requestIDUnary,
 		recoverUnary(log),
 		logUnary(log),
@@ -35,6 +36,22 @@ func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Inte
 	)
 	stream := grpc.ChainStreamInterceptor(requestIDStream, recoverStream(log), a.Stream)
 	return unary, stream
+}
+
+// chainUnary composes interceptors into one; the first is the outermost.
+func chainUnary(interceptors ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return runChain(interceptors, ctx, req, info, handler)
+	}
+}
+
+func runChain(interceptors []grpc.UnaryServerInterceptor, ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if len(interceptors) == 0 {
+		return handler(ctx, req)
+	}
+	return interceptors[0](ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return runChain(interceptors[1:], ctx, req, info, handler)
+	})
 }
 
 func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {

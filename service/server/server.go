@@ -1,5 +1,6 @@
 // Package server wires keygate together: the gRPC server with its
-// interceptor chain, health and reflection; the REST gateway that dials it;
+// interceptor chain, health and reflection; the REST gateway that calls
+// the same services through that chain in process (inprocess.go);
 // /healthz and /readyz; and graceful shutdown.
 package server
 
@@ -15,7 +16,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -64,7 +64,7 @@ type Server struct {
 	httpServer   *http.Server
 	grpcListener net.Listener
 	httpListener net.Listener
-	conn         *grpc.ClientConn // the gateway's connection to grpcServer
+	local        *inProcess // the gateway's connection to the services
 	health       *health.Server
 	keys         *auth.KeyCache
 	usage        *auth.Usage
@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	unary, stream := chain(cfg.Logger, authorize, interceptor)
-	s.grpcServer = grpc.NewServer(unary, stream,
+	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(unary), stream,
 		// The same body limit as REST.
 		grpc.MaxRecvMsgSize(MaxBodyBytes),
 		// Unknown methods pass through the stream interceptors too, so
@@ -118,12 +118,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return status.Error(codes.Unimplemented, "unknown method")
 		}),
 	)
-	keygatev1.RegisterAuthServiceServer(s.grpcServer, account.NewAuthService(st))
-	keygatev1.RegisterAdminServiceServer(s.grpcServer, account.NewAdminService(st))
-	keygatev1.RegisterApiKeyServiceServer(s.grpcServer, apikey.New(st))
-	keygatev1.RegisterPropertyServiceServer(s.grpcServer, property.New(st))
-	keygatev1.RegisterPropertyUserServiceServer(s.grpcServer, sharing.New(st))
-	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	// The gateway calls the services in process, through the same unary
+	// interceptor chain: register every service with both.
+	s.local = newInProcess(unary)
+	services := services{s.grpcServer, s.local}
+	keygatev1.RegisterAuthServiceServer(services, account.NewAuthService(st))
+	keygatev1.RegisterAdminServiceServer(services, account.NewAdminService(st))
+	keygatev1.RegisterApiKeyServiceServer(services, apikey.New(st))
+	keygatev1.RegisterPropertyServiceServer(services, property.New(st))
+	keygatev1.RegisterPropertyUserServiceServer(services, sharing.New(st))
+	healthpb.RegisterHealthServer(services, s.health)
 	reflection.Register(s.grpcServer)
 	// Not serving until the first store check passes (see watchStore).
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
@@ -135,14 +139,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.grpcListener.Close()
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	s.conn, err = grpc.NewClient(Dialable(s.GRPCAddr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	gateway, err := newGateway(ctx, s.local, gatewayToken)
 	if err != nil {
-		s.closeListeners()
-		return nil, err
-	}
-	gateway, err := newGateway(ctx, s.conn, gatewayToken)
-	if err != nil {
-		s.conn.Close()
 		s.closeListeners()
 		return nil, err
 	}
@@ -196,7 +194,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // shutdown stops taking new work and lets in-flight calls finish. HTTP
-// goes first: its requests are themselves calls to the gRPC server.
+// goes first: its requests are themselves calls to the gRPC services.
 func (s *Server) shutdown() {
 	s.cfg.Logger.Info("shutting down")
 	s.health.Shutdown()
@@ -205,7 +203,6 @@ func (s *Server) shutdown() {
 	if err := s.httpServer.Shutdown(ctx); err != nil {
 		s.httpServer.Close()
 	}
-	s.conn.Close()
 	done := make(chan struct{})
 	go func() { s.grpcServer.GracefulStop(); close(done) }()
 	select {
