@@ -46,7 +46,7 @@ func seedDemo(ctx context.Context, st store.Store, srv *server.Server, stdout io
 		}
 	}
 	k, err := apikey.New(st).CreateApiKey(ctx, &keygatev1.CreateApiKeyRequest{
-		ApiKey: &keygatev1.CreateApiKeyRequest_Input{Name: "demo integration", AllProperties: true},
+		ApiKey: &keygatev1.ApiKeyInput{Name: "demo integration", AllProperties: true},
 	})
 	if err != nil {
 		return err

@@ -88,7 +88,7 @@ func (s *AuthService) WhoAmI(ctx context.Context, _ *keygatev1.WhoAmIRequest) (*
 	c := &keygatev1.Caller{Id: p.User.ID, User: UserToProto(p.User), Credential: "session"}
 	if p.Key != nil {
 		c.Credential = "api_key"
-		c.ApiKey = apikey.ToProto(*p.Key)
+		c.ApiKey = apikey.ToProto(*p.Key, time.Now())
 	}
 	return &keygatev1.WhoAmIResponse{Caller: c}, nil
 }

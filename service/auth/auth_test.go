@@ -101,11 +101,18 @@ func TestRules(t *testing.T) {
 		}
 		return true
 	})
-	if n != 19 || len(rules) != n {
+	if n != 21 || len(rules) != n {
 		t.Fatalf("%d methods, %d rules", n, len(rules))
 	}
 	public := 0
 	for name, r := range rules {
+		// Reads are named as reads (AIP-131, -132), and only reads are
+		// declared reads: read-only keys may call exactly these.
+		method := name[strings.LastIndex(name, "/")+1:]
+		looksRead := strings.HasPrefix(method, "Get") || strings.HasPrefix(method, "List") || method == "WhoAmI"
+		if r.read != looksRead && !r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] && !r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
+			t.Errorf("%s: declared read = %t, but its name says %t", name, r.read, looksRead)
+		}
 		if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 			public++
 			if name != "/keygate.v1.AuthService/SignIn" {

@@ -64,7 +64,7 @@ func BenchmarkVerify(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				p, err := i.apiKeyPrincipal(ctx, r, key)
+				p, err := i.apiKeyPrincipal(ctx, &r, nil, key)
 				if (err == nil) == tc.fake || (p == nil) != tc.fake {
 					b.Fatalf("%v %v", p, err)
 				}

@@ -123,7 +123,7 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 		return i.public(ctx, req, handler)
 	}
-	p, err := i.authorize(ctx, r, msg, keys, authz)
+	p, err := i.authorize(ctx, &r, msg, keys, authz)
 	if err != nil {
 		return nil, err
 	}
@@ -160,29 +160,32 @@ func (i *Interceptor) public(ctx context.Context, req any, handler grpc.UnaryHan
 // authorize returns the principal of a request that carries at most one
 // credential (keys or authz), nil for an admin call, or a gRPC status
 // error.
-func (i *Interceptor) authorize(ctx context.Context, r rule, req proto.Message, keys, authz []string) (*Principal, error) {
+func (i *Interceptor) authorize(ctx context.Context, r *rule, req proto.Message, keys, authz []string) (*Principal, error) {
 	if r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] {
 		return nil, i.checkAdmin(authz)
 	}
-	var p *Principal
-	var err error
 	switch {
 	case len(keys) == 1:
-		p, err = i.apiKeyPrincipal(ctx, r, keys[0])
+		return i.apiKeyPrincipal(ctx, r, req, keys[0])
 	case len(authz) == 1:
-		p, err = i.sessionPrincipal(ctx, r, authz[0])
-	default:
-		return nil, unauthenticated("no credential: send an API key in the user-api-key header, or a session token as authorization: Bearer <token>")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if r.propertyField != nil {
-		if err := i.checkProperty(ctx, p, r.propertyID(req.ProtoReflect())); err != nil {
+		p, err := i.sessionPrincipal(ctx, r, authz[0])
+		if err != nil {
 			return nil, err
 		}
+		if r.propertyField != nil {
+			// A property the user cannot access is NOT_FOUND, exactly
+			// like a missing one.
+			role, err := i.propertyRole(ctx, p.User.ID, r.propertyID(req.ProtoReflect()))
+			if err != nil {
+				return nil, err
+			}
+			if role == "" {
+				return nil, errPropertyNotFound
+			}
+		}
+		return p, nil
 	}
-	return p, nil
+	return nil, unauthenticated("no credential: send an API key in the user-api-key header, or a session token as authorization: Bearer <token>")
 }
 
 func (i *Interceptor) checkAdmin(authz []string) error {
@@ -200,7 +203,9 @@ func (i *Interceptor) checkAdmin(authz []string) error {
 	return nil
 }
 
-func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r rule, key string) (*Principal, error) {
+// apiKeyPrincipal verifies an API key and decides, with checkKey, whether
+// it may make this request.
+func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r *rule, req proto.Message, key string) (*Principal, error) {
 	// The format check needs no store, so made-up keys cost nothing.
 	if CheckSecret(APIKeyPrefix, key) != nil {
 		return nil, unauthenticated("malformed API key")
@@ -212,20 +217,19 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r rule, key string) (
 	if err != nil {
 		return nil, err
 	}
-	if k.Revoked() {
-		return nil, unauthenticated("this API key has been revoked")
+	f := facts{now: i.now(), addr: i.clientAddr(ctx), rule: r}
+	// A dead key is refused whatever the property: no lookup for it.
+	if r.propertyField != nil && k.Active(f.now) {
+		f.propertyID = r.propertyID(req.ProtoReflect())
+		if f.role, err = i.propertyRole(ctx, u.ID, f.propertyID); err != nil {
+			return nil, err
+		}
 	}
-	if !r.allow[keygatev1.Credential_CREDENTIAL_API_KEY] {
-		return nil, status.Error(codes.PermissionDenied, "API keys cannot call this method: sign in to manage API keys")
-	}
-	if !u.SubscriptionActive {
-		return nil, status.Error(codes.PermissionDenied, "the subscription of this key's user is not active")
-	}
-	if r.needsAllProperties && !k.AllProperties {
-		return nil, status.Error(codes.PermissionDenied, "this API key is limited to chosen properties and cannot do this")
+	if err := checkKey(&k, &u, &f); err != nil {
+		return nil, err
 	}
 	if i.usage != nil {
-		i.usage.record(k.ID, i.now())
+		i.usage.record(k.ID, f.now, f.addr)
 	}
 	return newKeyPrincipal(k, u), nil
 }
@@ -262,7 +266,7 @@ func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKe
 
 var tooManyFailures = status.Error(codes.ResourceExhausted, "too many failed authentications from this address; slow down")
 
-func (i *Interceptor) sessionPrincipal(ctx context.Context, r rule, authz string) (*Principal, error) {
+func (i *Interceptor) sessionPrincipal(ctx context.Context, r *rule, authz string) (*Principal, error) {
 	token, ok := bearer([]string{authz})
 	if !ok || CheckSecret(SessionPrefix, token) != nil {
 		return nil, unauthenticated("malformed session token: expected authorization: Bearer <token from sign_in>")
@@ -296,30 +300,13 @@ func (i *Interceptor) sessionPrincipal(ctx context.Context, r rule, authz string
 	return &Principal{User: u, SessionDigest: digest}, nil
 }
 
-// checkProperty decides access to the property a request names. A property
-// the user cannot access is NOT_FOUND, exactly like a missing one, so that
-// ids of other users' properties cannot be probed; one the user can access
-// but the key does not reach is PERMISSION_DENIED.
-func (i *Interceptor) checkProperty(ctx context.Context, p *Principal, id string) error {
-	if !store.ValidID(id) {
-		return status.Error(codes.NotFound, "property not found")
-	}
-	role, err := i.propertyRole(ctx, p.User.ID, id)
-	if err != nil {
-		return err
-	}
-	if role == "" {
-		return status.Error(codes.NotFound, "property not found")
-	}
-	if ids, narrowed := p.Scope(); narrowed && !slices.Contains(ids, id) {
-		return status.Error(codes.PermissionDenied, "this API key is not scoped to this property")
-	}
-	return nil
-}
-
 // propertyRole finds a user's role on a property in the cache, or else in
-// the store (caching the answer, access or none).
+// the store (caching the answer, access or none). An id keygate never
+// issues is no property: no access.
 func (i *Interceptor) propertyRole(ctx context.Context, userID, propertyID string) (store.Role, error) {
+	if !store.ValidID(propertyID) {
+		return "", nil
+	}
 	if role, ok := i.keys.role(userID, propertyID); ok {
 		return role, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -105,4 +106,15 @@ func (i *Interceptor) source(ctx context.Context) string {
 		return tcp.IP.String()
 	}
 	return p.Addr.String()
+}
+
+// clientAddr is the client address of a request, as source names it, for
+// key policy and last_used_ip; the zero Addr when it is not an IP address
+// (no allowed network contains that).
+func (i *Interceptor) clientAddr(ctx context.Context) netip.Addr {
+	a, err := netip.ParseAddr(i.source(ctx))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
 }

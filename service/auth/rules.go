@@ -16,6 +16,7 @@ type rule struct {
 	allow              map[keygatev1.Credential]bool
 	propertyField      []protoreflect.FieldDescriptor // path to the property id; nil when the RPC names none
 	needsAllProperties bool
+	read               bool // declared a read: read-only keys may call it
 }
 
 // loadRules reads the auth option of every RPC of every service in the
@@ -35,7 +36,7 @@ func loadRules() (map[string]rule, error) {
 				if opt == nil || len(opt.GetAllow()) == 0 {
 					continue // no rule: denied by default
 				}
-				r := rule{allow: map[keygatev1.Credential]bool{}, needsAllProperties: opt.GetNeedsAllProperties()}
+				r := rule{allow: map[keygatev1.Credential]bool{}, needsAllProperties: opt.GetNeedsAllProperties(), read: opt.GetRead()}
 				for _, c := range opt.GetAllow() {
 					r.allow[c] = true
 				}

@@ -3,22 +3,24 @@ package auth
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/keygate/keygate/service/store"
 )
 
-// Usage records when API keys are used and writes it to the store in
-// batches, so that last_used_at costs no write per request: one write per
-// interval for all keys used in it, and one more on shutdown.
+// Usage records when and from where API keys are used and writes it to the
+// store in batches, so that last_used_at and last_used_ip cost no write per
+// request: one write per interval for all keys used in it, and one more on
+// shutdown.
 type Usage struct {
 	store    store.Store
 	interval time.Duration
 	log      *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]time.Time // key id → last use
+	pending map[string]store.KeyUse // key id → last use
 
 	// flushing serializes flushes, so that a failed one has put its batch
 	// back before the next one (the last, at shutdown) takes the pending.
@@ -33,13 +35,13 @@ func NewUsage(st store.Store, interval time.Duration, log *slog.Logger) *Usage {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Usage{store: st, interval: interval, log: log, pending: map[string]time.Time{}}
+	return &Usage{store: st, interval: interval, log: log, pending: map[string]store.KeyUse{}}
 }
 
-// record notes a use of a key.
-func (u *Usage) record(keyID string, at time.Time) {
+// record notes a use of a key from a client address.
+func (u *Usage) record(keyID string, at time.Time, ip netip.Addr) {
 	u.mu.Lock()
-	u.pending[keyID] = at
+	u.pending[keyID] = store.KeyUse{At: at, IP: ip}
 	u.mu.Unlock()
 }
 
@@ -69,14 +71,14 @@ func (u *Usage) Flush(ctx context.Context) {
 		u.mu.Unlock()
 		return
 	}
-	u.pending = map[string]time.Time{}
+	u.pending = map[string]store.KeyUse{}
 	u.mu.Unlock()
 	if err := u.store.RecordKeyUse(ctx, batch); err != nil {
 		u.log.Warn("recording API key use failed; will retry", "keys", len(batch), "error", err.Error())
 		u.mu.Lock()
-		for id, at := range batch {
-			if at.After(u.pending[id]) {
-				u.pending[id] = at
+		for id, use := range batch {
+			if use.At.After(u.pending[id].At) {
+				u.pending[id] = use
 			}
 		}
 		u.mu.Unlock()

@@ -73,3 +73,13 @@ func Translate(err error) (out error, internal bool) {
 	}
 	return status.Error(codes.Internal, "internal error"), true
 }
+
+// Has reports whether field already has a violation.
+func (v Violations) Has(field string) bool {
+	for _, f := range v {
+		if f.GetField() == field {
+			return true
+		}
+	}
+	return false
+}

@@ -373,7 +373,7 @@ func testErrorsGRPC(t *testing.T, e *env) {
 	wantViolations(t, createProp(withSession(u.token), strings.Repeat("é", 256), "eur"), "title", "currency")
 	_, err := e.admin.CreateUser(withAdmin(), &keygatev1.CreateUserRequest{Email: "not an email", Password: "short"})
 	wantViolations(t, err, "email", "password", "subscription_status")
-	_, err = e.keys.CreateApiKey(withSession(u.token), &keygatev1.CreateApiKeyRequest{ApiKey: &keygatev1.CreateApiKeyRequest_Input{
+	_, err = e.keys.CreateApiKey(withSession(u.token), &keygatev1.CreateApiKeyRequest{ApiKey: &keygatev1.ApiKeyInput{
 		Name: " ", AllProperties: true, PropertyIds: []string{mine},
 	}})
 	wantViolations(t, err, "name", "property_ids")

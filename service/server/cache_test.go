@@ -37,7 +37,7 @@ func (c *countingStore) AuthenticateAPIKey(ctx context.Context, digest []byte) (
 	return c.Store.AuthenticateAPIKey(ctx, digest)
 }
 
-func (c *countingStore) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
+func (c *countingStore) RecordKeyUse(ctx context.Context, uses map[string]store.KeyUse) error {
 	c.keyUseWrites.Add(1)
 	return c.Store.RecordKeyUse(ctx, uses)
 }

@@ -123,6 +123,9 @@ func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value
 		case *wrapperspb.Int32Value:
 			b.WriteString(strconv.FormatInt(int64(w.GetValue()), 10))
 			return
+		case *wrapperspb.StringValue:
+			writeString(b, w.GetValue())
+			return
 		}
 		object(b, msg)
 	case protoreflect.EnumKind:

@@ -104,9 +104,10 @@ func incomingHeader(key string) (string, bool) {
 	return runtime.DefaultHeaderMatcher(key)
 }
 
-// createdStatus answers 201 to Create* RPCs.
+// createdStatus answers 201 to Create* RPCs, and to Roll* RPCs, which
+// create a successor.
 func createdStatus(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
-	if strings.HasPrefix(string(resp.ProtoReflect().Descriptor().Name()), "Create") {
+	if name := string(resp.ProtoReflect().Descriptor().Name()); strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Roll") {
 		w.WriteHeader(http.StatusCreated)
 	}
 	return nil

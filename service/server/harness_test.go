@@ -173,7 +173,7 @@ func (e *env) newProperty(u user, title string) string {
 func (e *env) newKey(u user, ids ...string) *keygatev1.ApiKey {
 	e.t.Helper()
 	resp, err := e.keys.CreateApiKey(withSession(u.token), &keygatev1.CreateApiKeyRequest{
-		ApiKey: &keygatev1.CreateApiKeyRequest_Input{Name: "integration", AllProperties: len(ids) == 0, PropertyIds: ids},
+		ApiKey: &keygatev1.ApiKeyInput{Name: "integration", AllProperties: len(ids) == 0, PropertyIds: ids},
 	})
 	if err != nil {
 		e.t.Fatalf("CreateApiKey: %v", err)

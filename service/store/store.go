@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,9 @@ var (
 	// ErrLastOwner: the change would leave a property without an owner.
 	// Nothing was changed.
 	ErrLastOwner = errors.New("store: a property must keep at least one owner")
+	// ErrKeyInactive: the API key is withdrawn, expired or already rolled,
+	// so it cannot be changed. Nothing was changed.
+	ErrKeyInactive = errors.New("store: the API key is withdrawn, expired or already rolled")
 )
 
 // Precision is the resolution of every time a store keeps (PostgreSQL's
@@ -70,10 +74,37 @@ type APIKey struct {
 	CreatedAt   time.Time
 	RevokedAt   time.Time // zero while the key is active
 	LastUsedAt  time.Time // zero until first use
+	// LastUsedIP is the client address of the last use; zero if unknown.
+	LastUsedIP netip.Addr
+
+	// Policy. ExpiresAt is when the key stops working (zero: never).
+	// A read-only key may call reads only. AllowedIPs are the client
+	// networks it works from, masked, in the order given (empty: anywhere).
+	ExpiresAt  time.Time
+	ReadOnly   bool
+	AllowedIPs []netip.Prefix
+
+	// RolledFrom and RolledTo link a rolled key and its successor.
+	RolledFrom, RolledTo string
 }
 
 // Revoked reports whether the key has been withdrawn.
 func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Expired reports whether the key has expired at now.
+func (k APIKey) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
+
+// Active reports whether the key still works at now (policy aside).
+func (k APIKey) Active(now time.Time) bool { return !k.Revoked() && !k.Expired(now) }
+
+// KeyUse is one use of an API key: when, and from which client address
+// (zero if unknown).
+type KeyUse struct {
+	At time.Time
+	IP netip.Addr
+}
 
 // Property is a hotel or other lodging with the attributes of a Channex
 // property. Empty strings are unset attributes.
@@ -218,14 +249,31 @@ type Store interface {
 	// already withdrawn keeps its first RevokedAt. Once it returns, no
 	// AuthenticateAPIKey call that starts later sees the key active.
 	RevokeAPIKey(ctx context.Context, userID, id string, at time.Time) (APIKey, error)
+	// UpdateAPIKey replaces the writable attributes of one of k.UserID's
+	// keys (Name, AllProperties, PropertyIDs, ReadOnly, AllowedIPs,
+	// ExpiresAt) with those of k, and returns the stored key. ErrNotFound
+	// if the key (or a scoped property) does not exist; ErrKeyInactive if
+	// the key is withdrawn or expired at now. The scope is written as for
+	// CreateAPIKey.
+	UpdateAPIKey(ctx context.Context, k APIKey, now time.Time) (APIKey, error)
+	// RollAPIKey replaces the key id of userID by next, in one step: next
+	// gets the old key's name, scope and policy and RolledFrom = id (only
+	// its ID, Digest and CreatedAt are taken from the argument); the old
+	// key gets RolledTo = next.ID and ExpiresAt = the earlier of its own
+	// and expiresAt. It returns the new key. ErrNotFound if there is no
+	// such key; ErrKeyInactive if it is withdrawn, expired at now, or
+	// already rolled.
+	RollAPIKey(ctx context.Context, userID, id string, next APIKey, expiresAt, now time.Time) (APIKey, error)
 	// AuthenticateAPIKey finds a key by digest together with its user, in
-	// one step. Revoked keys are returned too; the caller refuses them.
+	// one step. Revoked and expired keys are returned too; the caller
+	// refuses them.
 	AuthenticateAPIKey(ctx context.Context, digest []byte) (APIKey, User, error)
-	// RecordKeyUse sets LastUsedAt of several keys at once (key id → time
-	// of use, kept at Precision in UTC); a key's LastUsedAt never moves
-	// back, and unknown or malformed ids and zero times are ignored. It is
-	// one write however many keys it covers.
-	RecordKeyUse(ctx context.Context, uses map[string]time.Time) error
+	// RecordKeyUse sets LastUsedAt and LastUsedIP of several keys at once
+	// (key id → use, the time kept at Precision in UTC); a key's LastUsedAt
+	// never moves back (an older use changes nothing), and unknown or
+	// malformed ids and zero times are ignored. It is one write however
+	// many keys it covers.
+	RecordKeyUse(ctx context.Context, uses map[string]KeyUse) error
 
 	// CreateProperty stores a property and makes ownerID its owner (a
 	// PropertyUser with a fresh id), together.

@@ -10,7 +10,9 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
+	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -30,6 +32,8 @@ const (
 	ApiKeyStatus_API_KEY_STATUS_UNSPECIFIED ApiKeyStatus = 0
 	ApiKeyStatus_API_KEY_STATUS_ACTIVE      ApiKeyStatus = 1
 	ApiKeyStatus_API_KEY_STATUS_REVOKED     ApiKeyStatus = 2
+	// Past its expires_at.
+	ApiKeyStatus_API_KEY_STATUS_EXPIRED ApiKeyStatus = 3
 )
 
 // Enum value maps for ApiKeyStatus.
@@ -38,11 +42,13 @@ var (
 		0: "API_KEY_STATUS_UNSPECIFIED",
 		1: "API_KEY_STATUS_ACTIVE",
 		2: "API_KEY_STATUS_REVOKED",
+		3: "API_KEY_STATUS_EXPIRED",
 	}
 	ApiKeyStatus_value = map[string]int32{
 		"API_KEY_STATUS_UNSPECIFIED": 0,
 		"API_KEY_STATUS_ACTIVE":      1,
 		"API_KEY_STATUS_REVOKED":     2,
+		"API_KEY_STATUS_EXPIRED":     3,
 	}
 )
 
@@ -87,9 +93,21 @@ type ApiKey struct {
 	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	RevokedAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	LastUsedAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
-	// The plaintext key. Set only in the CreateApiKey response; absent
-	// everywhere else.
-	ApiKey        *string `protobuf:"bytes,9,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
+	// The plaintext key. Set only in the CreateApiKey and RollApiKey
+	// responses; absent everywhere else.
+	ApiKey *string `protobuf:"bytes,9,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
+	// When the key stops working; unset: never.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// "read_write" or "read_only". A read-only key may call only the RPCs
+	// declared as reads in their auth option.
+	Access string `protobuf:"bytes,11,opt,name=access,proto3" json:"access,omitempty"`
+	// The client addresses the key works from, as CIDRs; empty: anywhere.
+	AllowedIps []string `protobuf:"bytes,12,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// The client address of the last use, next to last_used_at.
+	LastUsedIp *wrapperspb.StringValue `protobuf:"bytes,13,opt,name=last_used_ip,json=lastUsedIp,proto3" json:"last_used_ip,omitempty"`
+	// The key this one was rolled from, and the one it was rolled to.
+	RolledFrom    *wrapperspb.StringValue `protobuf:"bytes,14,opt,name=rolled_from,json=rolledFrom,proto3" json:"rolled_from,omitempty"`
+	RolledTo      *wrapperspb.StringValue `protobuf:"bytes,15,opt,name=rolled_to,json=rolledTo,proto3" json:"rolled_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -187,16 +205,149 @@ func (x *ApiKey) GetApiKey() string {
 	return ""
 }
 
+func (x *ApiKey) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *ApiKey) GetAccess() string {
+	if x != nil {
+		return x.Access
+	}
+	return ""
+}
+
+func (x *ApiKey) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *ApiKey) GetLastUsedIp() *wrapperspb.StringValue {
+	if x != nil {
+		return x.LastUsedIp
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRolledFrom() *wrapperspb.StringValue {
+	if x != nil {
+		return x.RolledFrom
+	}
+	return nil
+}
+
+func (x *ApiKey) GetRolledTo() *wrapperspb.StringValue {
+	if x != nil {
+		return x.RolledTo
+	}
+	return nil
+}
+
+// ApiKeyInput holds the writable attributes of a key.
+type ApiKeyInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required, at most 255 characters.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	AllProperties bool   `protobuf:"varint,2,opt,name=all_properties,json=allProperties,proto3" json:"all_properties,omitempty"`
+	// With all_properties false: at least one property the user can access.
+	PropertyIds []string `protobuf:"bytes,3,rep,name=property_ids,json=propertyIds,proto3" json:"property_ids,omitempty"`
+	// "read_write" (the default on create) or "read_only".
+	Access string `protobuf:"bytes,4,opt,name=access,proto3" json:"access,omitempty"`
+	// Up to 100 IPv4 or IPv6 CIDRs; a bare address means that address alone
+	// (/32 or /128). Empty: anywhere.
+	AllowedIps []string `protobuf:"bytes,5,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// In the future; unset: never expires.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyInput) Reset() {
+	*x = ApiKeyInput{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyInput) ProtoMessage() {}
+
+func (x *ApiKeyInput) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyInput.ProtoReflect.Descriptor instead.
+func (*ApiKeyInput) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ApiKeyInput) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApiKeyInput) GetAllProperties() bool {
+	if x != nil {
+		return x.AllProperties
+	}
+	return false
+}
+
+func (x *ApiKeyInput) GetPropertyIds() []string {
+	if x != nil {
+		return x.PropertyIds
+	}
+	return nil
+}
+
+func (x *ApiKeyInput) GetAccess() string {
+	if x != nil {
+		return x.Access
+	}
+	return ""
+}
+
+func (x *ApiKeyInput) GetAllowedIps() []string {
+	if x != nil {
+		return x.AllowedIps
+	}
+	return nil
+}
+
+func (x *ApiKeyInput) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 type CreateApiKeyRequest struct {
-	state         protoimpl.MessageState     `protogen:"open.v1"`
-	ApiKey        *CreateApiKeyRequest_Input `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey        *ApiKeyInput           `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[1]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -208,7 +359,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[1]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -221,10 +372,10 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{1}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *CreateApiKeyRequest) GetApiKey() *CreateApiKeyRequest_Input {
+func (x *CreateApiKeyRequest) GetApiKey() *ApiKeyInput {
 	if x != nil {
 		return x.ApiKey
 	}
@@ -240,7 +391,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[2]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +403,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[2]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +416,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{2}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -284,7 +435,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[3]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +447,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[3]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +460,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListApiKeysRequest) GetPagination() *Pagination {
@@ -329,7 +480,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[4]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +492,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[4]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +505,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -380,7 +531,7 @@ type GetApiKeyRequest struct {
 
 func (x *GetApiKeyRequest) Reset() {
 	*x = GetApiKeyRequest{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[5]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +543,7 @@ func (x *GetApiKeyRequest) String() string {
 func (*GetApiKeyRequest) ProtoMessage() {}
 
 func (x *GetApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[5]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +556,7 @@ func (x *GetApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetApiKeyRequest) GetId() string {
@@ -424,7 +575,7 @@ type GetApiKeyResponse struct {
 
 func (x *GetApiKeyResponse) Reset() {
 	*x = GetApiKeyResponse{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[6]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +587,7 @@ func (x *GetApiKeyResponse) String() string {
 func (*GetApiKeyResponse) ProtoMessage() {}
 
 func (x *GetApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[6]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +600,7 @@ func (x *GetApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetApiKeyResponse) GetApiKey() *ApiKey {
@@ -468,7 +619,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[7]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +631,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[7]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +644,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -512,7 +663,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[8]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +675,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[8]
+	mi := &file_keygate_v1_api_key_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +688,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -547,31 +698,34 @@ func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
 	return nil
 }
 
-// The writable attributes of a key.
-type CreateApiKeyRequest_Input struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	AllProperties bool                   `protobuf:"varint,2,opt,name=all_properties,json=allProperties,proto3" json:"all_properties,omitempty"`
-	PropertyIds   []string               `protobuf:"bytes,3,rep,name=property_ids,json=propertyIds,proto3" json:"property_ids,omitempty"`
+type UpdateApiKeyRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	ApiKey *ApiKeyInput           `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	// The attributes to change, named relative to api_key ("name",
+	// "expires_at", ...). A named attribute left unset in api_key is cleared
+	// (expires_at) or set to its zero value. Omitted: the attributes set in
+	// api_key.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *CreateApiKeyRequest_Input) Reset() {
-	*x = CreateApiKeyRequest_Input{}
-	mi := &file_keygate_v1_api_key_proto_msgTypes[9]
+func (x *UpdateApiKeyRequest) Reset() {
+	*x = UpdateApiKeyRequest{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CreateApiKeyRequest_Input) String() string {
+func (x *UpdateApiKeyRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CreateApiKeyRequest_Input) ProtoMessage() {}
+func (*UpdateApiKeyRequest) ProtoMessage() {}
 
-func (x *CreateApiKeyRequest_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_api_key_proto_msgTypes[9]
+func (x *UpdateApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,30 +736,218 @@ func (x *CreateApiKeyRequest_Input) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CreateApiKeyRequest_Input.ProtoReflect.Descriptor instead.
-func (*CreateApiKeyRequest_Input) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{1, 0}
+// Deprecated: Use UpdateApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *CreateApiKeyRequest_Input) GetName() string {
+func (x *UpdateApiKeyRequest) GetId() string {
 	if x != nil {
-		return x.Name
+		return x.Id
 	}
 	return ""
 }
 
-func (x *CreateApiKeyRequest_Input) GetAllProperties() bool {
+func (x *UpdateApiKeyRequest) GetApiKey() *ApiKeyInput {
 	if x != nil {
-		return x.AllProperties
-	}
-	return false
-}
-
-func (x *CreateApiKeyRequest_Input) GetPropertyIds() []string {
-	if x != nil {
-		return x.PropertyIds
+		return x.ApiKey
 	}
 	return nil
+}
+
+func (x *UpdateApiKeyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateApiKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey        *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateApiKeyResponse) Reset() {
+	*x = UpdateApiKeyResponse{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateApiKeyResponse) ProtoMessage() {}
+
+func (x *UpdateApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*UpdateApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+type RollApiKeyRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Id            string                  `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Roll          *RollApiKeyRequest_Roll `protobuf:"bytes,2,opt,name=roll,proto3" json:"roll,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollApiKeyRequest) Reset() {
+	*x = RollApiKeyRequest{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollApiKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollApiKeyRequest) ProtoMessage() {}
+
+func (x *RollApiKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollApiKeyRequest.ProtoReflect.Descriptor instead.
+func (*RollApiKeyRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RollApiKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RollApiKeyRequest) GetRoll() *RollApiKeyRequest_Roll {
+	if x != nil {
+		return x.Roll
+	}
+	return nil
+}
+
+type RollApiKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new key, with its plaintext.
+	ApiKey        *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollApiKeyResponse) Reset() {
+	*x = RollApiKeyResponse{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollApiKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollApiKeyResponse) ProtoMessage() {}
+
+func (x *RollApiKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollApiKeyResponse.ProtoReflect.Descriptor instead.
+func (*RollApiKeyResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RollApiKeyResponse) GetApiKey() *ApiKey {
+	if x != nil {
+		return x.ApiKey
+	}
+	return nil
+}
+
+// Roll is how the old key winds down.
+type RollApiKeyRequest_Roll struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long the old key keeps working, 0..604800 seconds (7 days);
+	// default 86400 (a day). 0 ends it at once.
+	ExpiresInSeconds *int32 `protobuf:"varint,1,opt,name=expires_in_seconds,json=expiresInSeconds,proto3,oneof" json:"expires_in_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RollApiKeyRequest_Roll) Reset() {
+	*x = RollApiKeyRequest_Roll{}
+	mi := &file_keygate_v1_api_key_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollApiKeyRequest_Roll) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollApiKeyRequest_Roll) ProtoMessage() {}
+
+func (x *RollApiKeyRequest_Roll) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_api_key_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollApiKeyRequest_Roll.ProtoReflect.Descriptor instead.
+func (*RollApiKeyRequest_Roll) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_api_key_proto_rawDescGZIP(), []int{12, 0}
+}
+
+func (x *RollApiKeyRequest_Roll) GetExpiresInSeconds() int32 {
+	if x != nil && x.ExpiresInSeconds != nil {
+		return *x.ExpiresInSeconds
+	}
+	return 0
 }
 
 var File_keygate_v1_api_key_proto protoreflect.FileDescriptor
@@ -613,7 +955,7 @@ var File_keygate_v1_api_key_proto protoreflect.FileDescriptor
 const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\n" +
 	"\x18keygate/v1/api_key.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\x86\x03\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xb4\x05\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -626,15 +968,31 @@ const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12<\n" +
 	"\flast_used_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastUsedAt\x12\x1c\n" +
-	"\aapi_key\x18\t \x01(\tH\x00R\x06apiKey\x88\x01\x01B\n" +
+	"\aapi_key\x18\t \x01(\tH\x00R\x06apiKey\x88\x01\x01\x129\n" +
 	"\n" +
-	"\b_api_key\"\xbc\x01\n" +
-	"\x13CreateApiKeyRequest\x12>\n" +
-	"\aapi_key\x18\x01 \x01(\v2%.keygate.v1.CreateApiKeyRequest.InputR\x06apiKey\x1ae\n" +
-	"\x05Input\x12\x12\n" +
+	"expires_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x16\n" +
+	"\x06access\x18\v \x01(\tR\x06access\x12\x1f\n" +
+	"\vallowed_ips\x18\f \x03(\tR\n" +
+	"allowedIps\x12>\n" +
+	"\flast_used_ip\x18\r \x01(\v2\x1c.google.protobuf.StringValueR\n" +
+	"lastUsedIp\x12=\n" +
+	"\vrolled_from\x18\x0e \x01(\v2\x1c.google.protobuf.StringValueR\n" +
+	"rolledFrom\x129\n" +
+	"\trolled_to\x18\x0f \x01(\v2\x1c.google.protobuf.StringValueR\brolledToB\n" +
+	"\n" +
+	"\b_api_key\"\xdf\x01\n" +
+	"\vApiKeyInput\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0eall_properties\x18\x02 \x01(\bR\rallProperties\x12!\n" +
-	"\fproperty_ids\x18\x03 \x03(\tR\vpropertyIds\"C\n" +
+	"\fproperty_ids\x18\x03 \x03(\tR\vpropertyIds\x12\x16\n" +
+	"\x06access\x18\x04 \x01(\tR\x06access\x12\x1f\n" +
+	"\vallowed_ips\x18\x05 \x03(\tR\n" +
+	"allowedIps\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"G\n" +
+	"\x13CreateApiKeyRequest\x120\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x17.keygate.v1.ApiKeyInputR\x06apiKey\"C\n" +
 	"\x14CreateApiKeyResponse\x12+\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey\"L\n" +
 	"\x12ListApiKeysRequest\x126\n" +
@@ -651,20 +1009,41 @@ const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"C\n" +
 	"\x14RevokeApiKeyResponse\x12+\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey*e\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey\"\x94\x01\n" +
+	"\x13UpdateApiKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
+	"\aapi_key\x18\x02 \x01(\v2\x17.keygate.v1.ApiKeyInputR\x06apiKey\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"C\n" +
+	"\x14UpdateApiKeyResponse\x12+\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey\"\xad\x01\n" +
+	"\x11RollApiKeyRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
+	"\x04roll\x18\x02 \x01(\v2\".keygate.v1.RollApiKeyRequest.RollR\x04roll\x1aP\n" +
+	"\x04Roll\x121\n" +
+	"\x12expires_in_seconds\x18\x01 \x01(\x05H\x00R\x10expiresInSeconds\x88\x01\x01B\x15\n" +
+	"\x13_expires_in_seconds\"A\n" +
+	"\x12RollApiKeyResponse\x12+\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey*\x81\x01\n" +
 	"\fApiKeyStatus\x12\x1e\n" +
 	"\x1aAPI_KEY_STATUS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15API_KEY_STATUS_ACTIVE\x10\x01\x12\x1a\n" +
-	"\x16API_KEY_STATUS_REVOKED\x10\x022\xe0\x03\n" +
+	"\x16API_KEY_STATUS_REVOKED\x10\x02\x12\x1a\n" +
+	"\x16API_KEY_STATUS_EXPIRED\x10\x032\xdb\x05\n" +
 	"\rApiKeyService\x12u\n" +
 	"\fCreateApiKey\x12\x1f.keygate.v1.CreateApiKeyRequest\x1a .keygate.v1.CreateApiKeyResponse\"\"\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/api_keys\x12o\n" +
-	"\vListApiKeys\x12\x1e.keygate.v1.ListApiKeysRequest\x1a\x1f.keygate.v1.ListApiKeysResponse\"\x1f\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/api_keys\x12n\n" +
-	"\tGetApiKey\x12\x1c.keygate.v1.GetApiKeyRequest\x1a\x1d.keygate.v1.GetApiKeyResponse\"$\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/api_keys/{id}\x12w\n" +
+	"\x01\x02\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/api_keys\x12q\n" +
+	"\vListApiKeys\x12\x1e.keygate.v1.ListApiKeysRequest\x1a\x1f.keygate.v1.ListApiKeysResponse\"!\xca\xf3\x18\x05\n" +
+	"\x01\x02 \x01\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/api_keys\x12p\n" +
+	"\tGetApiKey\x12\x1c.keygate.v1.GetApiKeyRequest\x1a\x1d.keygate.v1.GetApiKeyResponse\"&\xca\xf3\x18\x05\n" +
+	"\x01\x02 \x01\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/api_keys/{id}\x12w\n" +
 	"\fRevokeApiKey\x12\x1f.keygate.v1.RevokeApiKeyRequest\x1a .keygate.v1.RevokeApiKeyResponse\"$\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/api_keys/{id}B5Z3github.com/keygate/keygate/gen/keygate/v1;keygatev1b\x06proto3"
+	"\x01\x02\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/api_keys/{id}\x12z\n" +
+	"\fUpdateApiKey\x12\x1f.keygate.v1.UpdateApiKeyRequest\x1a .keygate.v1.UpdateApiKeyResponse\"'\xca\xf3\x18\x03\n" +
+	"\x01\x02\x82\xd3\xe4\x93\x02\x1a:\x01*\x1a\x15/api/v1/api_keys/{id}\x12y\n" +
+	"\n" +
+	"RollApiKey\x12\x1d.keygate.v1.RollApiKeyRequest\x1a\x1e.keygate.v1.RollApiKeyResponse\",\xca\xf3\x18\x03\n" +
+	"\x01\x02\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/api_keys/{id}/rollB5Z3github.com/keygate/keygate/gen/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_api_key_proto_rawDescOnce sync.Once
@@ -679,48 +1058,69 @@ func file_keygate_v1_api_key_proto_rawDescGZIP() []byte {
 }
 
 var file_keygate_v1_api_key_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keygate_v1_api_key_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_keygate_v1_api_key_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keygate_v1_api_key_proto_goTypes = []any{
-	(ApiKeyStatus)(0),                 // 0: keygate.v1.ApiKeyStatus
-	(*ApiKey)(nil),                    // 1: keygate.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),       // 2: keygate.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),      // 3: keygate.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),        // 4: keygate.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),       // 5: keygate.v1.ListApiKeysResponse
-	(*GetApiKeyRequest)(nil),          // 6: keygate.v1.GetApiKeyRequest
-	(*GetApiKeyResponse)(nil),         // 7: keygate.v1.GetApiKeyResponse
-	(*RevokeApiKeyRequest)(nil),       // 8: keygate.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),      // 9: keygate.v1.RevokeApiKeyResponse
-	(*CreateApiKeyRequest_Input)(nil), // 10: keygate.v1.CreateApiKeyRequest.Input
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
-	(*Pagination)(nil),                // 12: keygate.v1.Pagination
-	(*ListMeta)(nil),                  // 13: keygate.v1.ListMeta
+	(ApiKeyStatus)(0),              // 0: keygate.v1.ApiKeyStatus
+	(*ApiKey)(nil),                 // 1: keygate.v1.ApiKey
+	(*ApiKeyInput)(nil),            // 2: keygate.v1.ApiKeyInput
+	(*CreateApiKeyRequest)(nil),    // 3: keygate.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),   // 4: keygate.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),     // 5: keygate.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),    // 6: keygate.v1.ListApiKeysResponse
+	(*GetApiKeyRequest)(nil),       // 7: keygate.v1.GetApiKeyRequest
+	(*GetApiKeyResponse)(nil),      // 8: keygate.v1.GetApiKeyResponse
+	(*RevokeApiKeyRequest)(nil),    // 9: keygate.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),   // 10: keygate.v1.RevokeApiKeyResponse
+	(*UpdateApiKeyRequest)(nil),    // 11: keygate.v1.UpdateApiKeyRequest
+	(*UpdateApiKeyResponse)(nil),   // 12: keygate.v1.UpdateApiKeyResponse
+	(*RollApiKeyRequest)(nil),      // 13: keygate.v1.RollApiKeyRequest
+	(*RollApiKeyResponse)(nil),     // 14: keygate.v1.RollApiKeyResponse
+	(*RollApiKeyRequest_Roll)(nil), // 15: keygate.v1.RollApiKeyRequest.Roll
+	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*wrapperspb.StringValue)(nil), // 17: google.protobuf.StringValue
+	(*Pagination)(nil),             // 18: keygate.v1.Pagination
+	(*ListMeta)(nil),               // 19: keygate.v1.ListMeta
+	(*fieldmaskpb.FieldMask)(nil),  // 20: google.protobuf.FieldMask
 }
 var file_keygate_v1_api_key_proto_depIdxs = []int32{
 	0,  // 0: keygate.v1.ApiKey.status:type_name -> keygate.v1.ApiKeyStatus
-	11, // 1: keygate.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	11, // 2: keygate.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
-	11, // 3: keygate.v1.ApiKey.last_used_at:type_name -> google.protobuf.Timestamp
-	10, // 4: keygate.v1.CreateApiKeyRequest.api_key:type_name -> keygate.v1.CreateApiKeyRequest.Input
-	1,  // 5: keygate.v1.CreateApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
-	12, // 6: keygate.v1.ListApiKeysRequest.pagination:type_name -> keygate.v1.Pagination
-	1,  // 7: keygate.v1.ListApiKeysResponse.api_keys:type_name -> keygate.v1.ApiKey
-	13, // 8: keygate.v1.ListApiKeysResponse.meta:type_name -> keygate.v1.ListMeta
-	1,  // 9: keygate.v1.GetApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
-	1,  // 10: keygate.v1.RevokeApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
-	2,  // 11: keygate.v1.ApiKeyService.CreateApiKey:input_type -> keygate.v1.CreateApiKeyRequest
-	4,  // 12: keygate.v1.ApiKeyService.ListApiKeys:input_type -> keygate.v1.ListApiKeysRequest
-	6,  // 13: keygate.v1.ApiKeyService.GetApiKey:input_type -> keygate.v1.GetApiKeyRequest
-	8,  // 14: keygate.v1.ApiKeyService.RevokeApiKey:input_type -> keygate.v1.RevokeApiKeyRequest
-	3,  // 15: keygate.v1.ApiKeyService.CreateApiKey:output_type -> keygate.v1.CreateApiKeyResponse
-	5,  // 16: keygate.v1.ApiKeyService.ListApiKeys:output_type -> keygate.v1.ListApiKeysResponse
-	7,  // 17: keygate.v1.ApiKeyService.GetApiKey:output_type -> keygate.v1.GetApiKeyResponse
-	9,  // 18: keygate.v1.ApiKeyService.RevokeApiKey:output_type -> keygate.v1.RevokeApiKeyResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	16, // 1: keygate.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	16, // 2: keygate.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	16, // 3: keygate.v1.ApiKey.last_used_at:type_name -> google.protobuf.Timestamp
+	16, // 4: keygate.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 5: keygate.v1.ApiKey.last_used_ip:type_name -> google.protobuf.StringValue
+	17, // 6: keygate.v1.ApiKey.rolled_from:type_name -> google.protobuf.StringValue
+	17, // 7: keygate.v1.ApiKey.rolled_to:type_name -> google.protobuf.StringValue
+	16, // 8: keygate.v1.ApiKeyInput.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 9: keygate.v1.CreateApiKeyRequest.api_key:type_name -> keygate.v1.ApiKeyInput
+	1,  // 10: keygate.v1.CreateApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
+	18, // 11: keygate.v1.ListApiKeysRequest.pagination:type_name -> keygate.v1.Pagination
+	1,  // 12: keygate.v1.ListApiKeysResponse.api_keys:type_name -> keygate.v1.ApiKey
+	19, // 13: keygate.v1.ListApiKeysResponse.meta:type_name -> keygate.v1.ListMeta
+	1,  // 14: keygate.v1.GetApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
+	1,  // 15: keygate.v1.RevokeApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
+	2,  // 16: keygate.v1.UpdateApiKeyRequest.api_key:type_name -> keygate.v1.ApiKeyInput
+	20, // 17: keygate.v1.UpdateApiKeyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 18: keygate.v1.UpdateApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
+	15, // 19: keygate.v1.RollApiKeyRequest.roll:type_name -> keygate.v1.RollApiKeyRequest.Roll
+	1,  // 20: keygate.v1.RollApiKeyResponse.api_key:type_name -> keygate.v1.ApiKey
+	3,  // 21: keygate.v1.ApiKeyService.CreateApiKey:input_type -> keygate.v1.CreateApiKeyRequest
+	5,  // 22: keygate.v1.ApiKeyService.ListApiKeys:input_type -> keygate.v1.ListApiKeysRequest
+	7,  // 23: keygate.v1.ApiKeyService.GetApiKey:input_type -> keygate.v1.GetApiKeyRequest
+	9,  // 24: keygate.v1.ApiKeyService.RevokeApiKey:input_type -> keygate.v1.RevokeApiKeyRequest
+	11, // 25: keygate.v1.ApiKeyService.UpdateApiKey:input_type -> keygate.v1.UpdateApiKeyRequest
+	13, // 26: keygate.v1.ApiKeyService.RollApiKey:input_type -> keygate.v1.RollApiKeyRequest
+	4,  // 27: keygate.v1.ApiKeyService.CreateApiKey:output_type -> keygate.v1.CreateApiKeyResponse
+	6,  // 28: keygate.v1.ApiKeyService.ListApiKeys:output_type -> keygate.v1.ListApiKeysResponse
+	8,  // 29: keygate.v1.ApiKeyService.GetApiKey:output_type -> keygate.v1.GetApiKeyResponse
+	10, // 30: keygate.v1.ApiKeyService.RevokeApiKey:output_type -> keygate.v1.RevokeApiKeyResponse
+	12, // 31: keygate.v1.ApiKeyService.UpdateApiKey:output_type -> keygate.v1.UpdateApiKeyResponse
+	14, // 32: keygate.v1.ApiKeyService.RollApiKey:output_type -> keygate.v1.RollApiKeyResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_api_key_proto_init() }
@@ -731,13 +1131,14 @@ func file_keygate_v1_api_key_proto_init() {
 	file_keygate_v1_common_proto_init()
 	file_keygate_v1_options_proto_init()
 	file_keygate_v1_api_key_proto_msgTypes[0].OneofWrappers = []any{}
+	file_keygate_v1_api_key_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_api_key_proto_rawDesc), len(file_keygate_v1_api_key_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,8 @@ const (
 	ApiKeyService_ListApiKeys_FullMethodName  = "/keygate.v1.ApiKeyService/ListApiKeys"
 	ApiKeyService_GetApiKey_FullMethodName    = "/keygate.v1.ApiKeyService/GetApiKey"
 	ApiKeyService_RevokeApiKey_FullMethodName = "/keygate.v1.ApiKeyService/RevokeApiKey"
+	ApiKeyService_UpdateApiKey_FullMethodName = "/keygate.v1.ApiKeyService/UpdateApiKey"
+	ApiKeyService_RollApiKey_FullMethodName   = "/keygate.v1.ApiKeyService/RollApiKey"
 )
 
 // ApiKeyServiceClient is the client API for ApiKeyService service.
@@ -42,6 +44,17 @@ type ApiKeyServiceClient interface {
 	// RevokeApiKey withdraws a key. It stays listed, and no request that
 	// starts after this returns is accepted with it. Repeating it is harmless.
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
+	// UpdateApiKey changes the attributes update_mask names (by default, the
+	// ones set in api_key). A change that widens the key (more properties,
+	// read_write, more addresses, a later or no expiry) needs an active
+	// subscription; narrowing never does, and takes effect on the very next
+	// request everywhere. A withdrawn or expired key cannot be changed.
+	UpdateApiKey(ctx context.Context, in *UpdateApiKeyRequest, opts ...grpc.CallOption) (*UpdateApiKeyResponse, error)
+	// RollApiKey replaces a key without downtime: it creates a successor with
+	// the same name, scope and policy (its plaintext appears only in this
+	// response) and makes the old key expire after a grace period. Needs an
+	// active subscription.
+	RollApiKey(ctx context.Context, in *RollApiKeyRequest, opts ...grpc.CallOption) (*RollApiKeyResponse, error)
 }
 
 type apiKeyServiceClient struct {
@@ -92,6 +105,26 @@ func (c *apiKeyServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKey
 	return out, nil
 }
 
+func (c *apiKeyServiceClient) UpdateApiKey(ctx context.Context, in *UpdateApiKeyRequest, opts ...grpc.CallOption) (*UpdateApiKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateApiKeyResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_UpdateApiKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *apiKeyServiceClient) RollApiKey(ctx context.Context, in *RollApiKeyRequest, opts ...grpc.CallOption) (*RollApiKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RollApiKeyResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_RollApiKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApiKeyServiceServer is the server API for ApiKeyService service.
 // All implementations must embed UnimplementedApiKeyServiceServer
 // for forward compatibility.
@@ -109,6 +142,17 @@ type ApiKeyServiceServer interface {
 	// RevokeApiKey withdraws a key. It stays listed, and no request that
 	// starts after this returns is accepted with it. Repeating it is harmless.
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
+	// UpdateApiKey changes the attributes update_mask names (by default, the
+	// ones set in api_key). A change that widens the key (more properties,
+	// read_write, more addresses, a later or no expiry) needs an active
+	// subscription; narrowing never does, and takes effect on the very next
+	// request everywhere. A withdrawn or expired key cannot be changed.
+	UpdateApiKey(context.Context, *UpdateApiKeyRequest) (*UpdateApiKeyResponse, error)
+	// RollApiKey replaces a key without downtime: it creates a successor with
+	// the same name, scope and policy (its plaintext appears only in this
+	// response) and makes the old key expire after a grace period. Needs an
+	// active subscription.
+	RollApiKey(context.Context, *RollApiKeyRequest) (*RollApiKeyResponse, error)
 	mustEmbedUnimplementedApiKeyServiceServer()
 }
 
@@ -130,6 +174,12 @@ func (UnimplementedApiKeyServiceServer) GetApiKey(context.Context, *GetApiKeyReq
 }
 func (UnimplementedApiKeyServiceServer) RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeApiKey not implemented")
+}
+func (UnimplementedApiKeyServiceServer) UpdateApiKey(context.Context, *UpdateApiKeyRequest) (*UpdateApiKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateApiKey not implemented")
+}
+func (UnimplementedApiKeyServiceServer) RollApiKey(context.Context, *RollApiKeyRequest) (*RollApiKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollApiKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) mustEmbedUnimplementedApiKeyServiceServer() {}
 func (UnimplementedApiKeyServiceServer) testEmbeddedByValue()                       {}
@@ -224,6 +274,42 @@ func _ApiKeyService_RevokeApiKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApiKeyService_UpdateApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateApiKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).UpdateApiKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_UpdateApiKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).UpdateApiKey(ctx, req.(*UpdateApiKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApiKeyService_RollApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollApiKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).RollApiKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_RollApiKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).RollApiKey(ctx, req.(*RollApiKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApiKeyService_ServiceDesc is the grpc.ServiceDesc for ApiKeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +332,14 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeApiKey",
 			Handler:    _ApiKeyService_RevokeApiKey_Handler,
+		},
+		{
+			MethodName: "UpdateApiKey",
+			Handler:    _ApiKeyService_UpdateApiKey_Handler,
+		},
+		{
+			MethodName: "RollApiKey",
+			Handler:    _ApiKeyService_RollApiKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

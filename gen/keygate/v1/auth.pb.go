@@ -478,14 +478,14 @@ const file_keygate_v1_auth_proto_rawDesc = "" +
 	"credential\x12+\n" +
 	"\aapi_key\x18\x04 \x01(\v2\x12.keygate.v1.ApiKeyR\x06apiKey\"<\n" +
 	"\x0eWhoAmIResponse\x12*\n" +
-	"\x06caller\x18\x01 \x01(\v2\x12.keygate.v1.CallerR\x06caller2\xb3\x02\n" +
+	"\x06caller\x18\x01 \x01(\v2\x12.keygate.v1.CallerR\x06caller2\xb5\x02\n" +
 	"\vAuthService\x12b\n" +
 	"\x06SignIn\x12\x19.keygate.v1.SignInRequest\x1a\x1a.keygate.v1.SignInResponse\"!\xca\xf3\x18\x03\n" +
 	"\x01\x01\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/sign_in\x12c\n" +
 	"\aSignOut\x12\x1a.keygate.v1.SignOutRequest\x1a\x1b.keygate.v1.SignOutResponse\"\x1f\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x12\"\x10/api/v1/sign_out\x12[\n" +
-	"\x06WhoAmI\x12\x19.keygate.v1.WhoAmIRequest\x1a\x1a.keygate.v1.WhoAmIResponse\"\x1a\xca\xf3\x18\x04\n" +
-	"\x02\x02\x03\x82\xd3\xe4\x93\x02\f\x12\n" +
+	"\x01\x02\x82\xd3\xe4\x93\x02\x12\"\x10/api/v1/sign_out\x12]\n" +
+	"\x06WhoAmI\x12\x19.keygate.v1.WhoAmIRequest\x1a\x1a.keygate.v1.WhoAmIResponse\"\x1c\xca\xf3\x18\x06\n" +
+	"\x02\x02\x03 \x01\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/api/v1/meB5Z3github.com/keygate/keygate/gen/keygate/v1;keygatev1b\x06proto3"
 
 var (

@@ -97,8 +97,12 @@ type AuthRule struct {
 	// The RPC creates something outside any fixed scope, so an API key
 	// limited to chosen properties may not call it (PERMISSION_DENIED).
 	NeedsAllProperties bool `protobuf:"varint,3,opt,name=needs_all_properties,json=needsAllProperties,proto3" json:"needs_all_properties,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The RPC only reads: it changes nothing. Read-only API keys may call
+	// reads only; every RPC not declared a read is refused to them
+	// (PERMISSION_DENIED), so an undeclared new RPC is a write.
+	Read          bool `protobuf:"varint,4,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthRule) Reset() {
@@ -152,6 +156,13 @@ func (x *AuthRule) GetNeedsAllProperties() bool {
 	return false
 }
 
+func (x *AuthRule) GetRead() bool {
+	if x != nil {
+		return x.Read
+	}
+	return false
+}
+
 var file_keygate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -176,11 +187,12 @@ var File_keygate_v1_options_proto protoreflect.FileDescriptor
 const file_keygate_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"\x18keygate/v1/options.proto\x12\n" +
-	"keygate.v1\x1a google/protobuf/descriptor.proto\"\x91\x01\n" +
+	"keygate.v1\x1a google/protobuf/descriptor.proto\"\xa5\x01\n" +
 	"\bAuthRule\x12,\n" +
 	"\x05allow\x18\x01 \x03(\x0e2\x16.keygate.v1.CredentialR\x05allow\x12%\n" +
 	"\x0eproperty_field\x18\x02 \x01(\tR\rpropertyField\x120\n" +
-	"\x14needs_all_properties\x18\x03 \x01(\bR\x12needsAllProperties*\x85\x01\n" +
+	"\x14needs_all_properties\x18\x03 \x01(\bR\x12needsAllProperties\x12\x12\n" +
+	"\x04read\x18\x04 \x01(\bR\x04read*\x85\x01\n" +
 	"\n" +
 	"Credential\x12\x1a\n" +
 	"\x16CREDENTIAL_UNSPECIFIED\x10\x00\x12\x15\n" +

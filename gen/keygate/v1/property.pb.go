@@ -1512,16 +1512,17 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\x15DeletePropertyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x18\n" +
-	"\x16DeletePropertyResponse2\xb4\x06\n" +
+	"\x16DeletePropertyResponse2\xba\x06\n" +
 	"\x0fPropertyService\x12\x80\x01\n" +
 	"\x0eCreateProperty\x12!.keygate.v1.CreatePropertyRequest\x1a\".keygate.v1.CreatePropertyResponse\"'\xca\xf3\x18\x06\n" +
-	"\x02\x02\x03\x18\x01\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/properties\x12{\n" +
-	"\x0eListProperties\x12!.keygate.v1.ListPropertiesRequest\x1a\".keygate.v1.ListPropertiesResponse\"\"\xca\xf3\x18\x04\n" +
-	"\x02\x02\x03\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/properties\x12{\n" +
-	"\vGetProperty\x12\x1e.keygate.v1.GetPropertyRequest\x1a\x1f.keygate.v1.GetPropertyResponse\"+\xca\xf3\x18\b\n" +
-	"\x02\x02\x03\x12\x02id\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/properties/{id}\x12\x92\x01\n" +
-	"\x13ListPropertyOptions\x12&.keygate.v1.ListPropertyOptionsRequest\x1a'.keygate.v1.ListPropertyOptionsResponse\"*\xca\xf3\x18\x04\n" +
-	"\x02\x02\x03\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/properties/options\x12\x87\x01\n" +
+	"\x02\x02\x03\x18\x01\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/properties\x12}\n" +
+	"\x0eListProperties\x12!.keygate.v1.ListPropertiesRequest\x1a\".keygate.v1.ListPropertiesResponse\"$\xca\xf3\x18\x06\n" +
+	"\x02\x02\x03 \x01\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/properties\x12}\n" +
+	"\vGetProperty\x12\x1e.keygate.v1.GetPropertyRequest\x1a\x1f.keygate.v1.GetPropertyResponse\"-\xca\xf3\x18\n" +
+	"\n" +
+	"\x02\x02\x03\x12\x02id \x01\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/properties/{id}\x12\x94\x01\n" +
+	"\x13ListPropertyOptions\x12&.keygate.v1.ListPropertyOptionsRequest\x1a'.keygate.v1.ListPropertyOptionsResponse\",\xca\xf3\x18\x06\n" +
+	"\x02\x02\x03 \x01\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/properties/options\x12\x87\x01\n" +
 	"\x0eUpdateProperty\x12!.keygate.v1.UpdatePropertyRequest\x1a\".keygate.v1.UpdatePropertyResponse\".\xca\xf3\x18\b\n" +
 	"\x02\x02\x03\x12\x02id\x82\xd3\xe4\x93\x02\x1c:\x01*\x1a\x17/api/v1/properties/{id}\x12\x84\x01\n" +
 	"\x0eDeleteProperty\x12!.keygate.v1.DeletePropertyRequest\x1a\".keygate.v1.DeletePropertyResponse\"+\xca\xf3\x18\b\n" +

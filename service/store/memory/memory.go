@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -177,15 +178,25 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 		}
 	}
 	k = cloneKey(k)
-	if k.AllProperties {
-		k.PropertyIDs = nil
-	}
-	slices.Sort(k.PropertyIDs)
-	k.PropertyIDs = slices.Compact(k.PropertyIDs)
-	k.CreatedAt, k.RevokedAt, k.LastUsedAt = ts(k.CreatedAt), ts(k.RevokedAt), ts(k.LastUsedAt)
+	normalizeScope(&k)
+	k.CreatedAt, k.RevokedAt, k.LastUsedAt, k.ExpiresAt = ts(k.CreatedAt), ts(k.RevokedAt), ts(k.LastUsedAt), ts(k.ExpiresAt)
 	s.keys[k.ID] = &k
 	s.keyDigests[string(k.Digest)] = k.ID
 	return nil
+}
+
+// normalizeScope keeps a key's scope and networks as every store returns
+// them: the scope sorted, without duplicates, and empty for an
+// all-properties key; the networks masked.
+func normalizeScope(k *store.APIKey) {
+	if k.AllProperties {
+		k.PropertyIDs = []string{}
+	}
+	slices.Sort(k.PropertyIDs)
+	k.PropertyIDs = slices.Compact(k.PropertyIDs)
+	for i, p := range k.AllowedIPs {
+		k.AllowedIPs[i] = p.Masked()
+	}
 }
 
 // cloneKey copies a key so that callers never share slices with the store.
@@ -195,7 +206,68 @@ func cloneKey(k store.APIKey) store.APIKey {
 	if k.PropertyIDs == nil {
 		k.PropertyIDs = []string{}
 	}
+	k.AllowedIPs = slices.Clone(k.AllowedIPs)
+	if k.AllowedIPs == nil {
+		k.AllowedIPs = []netip.Prefix{}
+	}
 	return k
+}
+
+func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time) (store.APIKey, error) {
+	if err := ctx.Err(); err != nil {
+		return store.APIKey{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.keys[k.ID]
+	if !ok || old.UserID != k.UserID {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	if !old.Active(now) {
+		return store.APIKey{}, store.ErrKeyInactive
+	}
+	for _, id := range k.PropertyIDs {
+		if _, ok := s.properties[id]; !ok {
+			return store.APIKey{}, store.ErrNotFound
+		}
+	}
+	k = cloneKey(k)
+	normalizeScope(&k)
+	old.Name, old.AllProperties, old.PropertyIDs = k.Name, k.AllProperties, k.PropertyIDs
+	old.ReadOnly, old.AllowedIPs, old.ExpiresAt = k.ReadOnly, k.AllowedIPs, ts(k.ExpiresAt)
+	return cloneKey(*old), nil
+}
+
+func (s *Store) RollAPIKey(ctx context.Context, userID, id string, next store.APIKey, expiresAt, now time.Time) (store.APIKey, error) {
+	if err := ctx.Err(); err != nil {
+		return store.APIKey{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.keys[id]
+	if !ok || old.UserID != userID {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	if !old.Active(now) || old.RolledTo != "" {
+		return store.APIKey{}, store.ErrKeyInactive
+	}
+	if _, ok := s.keyDigests[string(next.Digest)]; ok {
+		return store.APIKey{}, store.ErrAlreadyExists
+	}
+	if _, ok := s.keys[next.ID]; ok {
+		return store.APIKey{}, store.ErrAlreadyExists
+	}
+	k := cloneKey(*old)
+	k.ID, k.Digest, k.CreatedAt = next.ID, slices.Clone(next.Digest), ts(next.CreatedAt)
+	k.RevokedAt, k.LastUsedAt, k.LastUsedIP = time.Time{}, time.Time{}, netip.Addr{}
+	k.RolledFrom, k.RolledTo = old.ID, ""
+	if expiresAt = ts(expiresAt); old.ExpiresAt.IsZero() || expiresAt.Before(old.ExpiresAt) {
+		old.ExpiresAt = expiresAt
+	}
+	old.RolledTo = k.ID
+	s.keys[k.ID] = &k
+	s.keyDigests[string(k.Digest)] = k.ID
+	return cloneKey(k), nil
 }
 
 func (s *Store) GetAPIKey(ctx context.Context, userID, id string) (store.APIKey, error) {
@@ -265,7 +337,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, digest []byte) (store.AP
 // RecordKeyUse moves the LastUsedAt of known keys forward, all under one
 // hold of the lock. Ids the store does not know are skipped, and so are
 // zero times.
-func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]time.Time) error {
+func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]store.KeyUse) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -274,13 +346,13 @@ func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]time.Time) err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, t := range uses {
+	for id, use := range uses {
 		k, ok := s.keys[id]
-		if !ok || t.IsZero() {
+		if !ok || use.At.IsZero() {
 			continue
 		}
-		if t = ts(t); t.After(k.LastUsedAt) {
-			k.LastUsedAt = t
+		if t := ts(use.At); t.After(k.LastUsedAt) {
+			k.LastUsedAt, k.LastUsedIP = t, use.IP
 		}
 	}
 	return nil

@@ -3,10 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/keygate/keygate/service/store"
@@ -17,7 +19,9 @@ import (
 const keyColumns = `k.id, k.user_id, k.name, k.digest, k.all_properties,
 	k.created_at, k.revoked_at, k.last_used_at,
 	ARRAY(SELECT kp.property_id::text FROM api_key_properties kp
-	      WHERE kp.api_key_id = k.id ORDER BY kp.property_id)`
+	      WHERE kp.api_key_id = k.id ORDER BY kp.property_id),
+	host(k.last_used_ip), k.expires_at, k.read_only, k.allowed_ips::text[],
+	k.rolled_from::text, k.rolled_to::text`
 
 // keyRow receives keyColumns. Every field is nullable so that it can also
 // receive the missing side of an outer join; a key is there when id is.
@@ -27,11 +31,17 @@ type keyRow struct {
 	allProperties                  pgtype.Bool
 	createdAt, revokedAt, lastUsed pgtype.Timestamptz
 	scope                          []string
+	lastUsedIP                     pgtype.Text
+	expiresAt                      pgtype.Timestamptz
+	readOnly                       pgtype.Bool
+	allowedIPs                     []string
+	rolledFrom, rolledTo           pgtype.Text
 }
 
 func (r *keyRow) dest() []any {
 	return []any{&r.id, &r.userID, &r.name, &r.digest, &r.allProperties,
-		&r.createdAt, &r.revokedAt, &r.lastUsed, &r.scope}
+		&r.createdAt, &r.revokedAt, &r.lastUsed, &r.scope,
+		&r.lastUsedIP, &r.expiresAt, &r.readOnly, &r.allowedIPs, &r.rolledFrom, &r.rolledTo}
 }
 
 func (r *keyRow) key() store.APIKey {
@@ -45,11 +55,49 @@ func (r *keyRow) key() store.APIKey {
 		CreatedAt:     fromTS(r.createdAt),
 		RevokedAt:     fromTS(r.revokedAt),
 		LastUsedAt:    fromTS(r.lastUsed),
+		ExpiresAt:     fromTS(r.expiresAt),
+		ReadOnly:      r.readOnly.Bool,
+		AllowedIPs:    make([]netip.Prefix, 0, len(r.allowedIPs)),
+		RolledFrom:    r.rolledFrom.String,
+		RolledTo:      r.rolledTo.String,
 	}
 	if k.PropertyIDs == nil {
 		k.PropertyIDs = []string{}
 	}
+	// PostgreSQL wrote both, so both parse.
+	k.LastUsedIP, _ = netip.ParseAddr(r.lastUsedIP.String)
+	for _, p := range r.allowedIPs {
+		if p, err := netip.ParsePrefix(p); err == nil {
+			k.AllowedIPs = append(k.AllowedIPs, p)
+		}
+	}
 	return k
+}
+
+// cidrs are a key's networks as PostgreSQL cidr values: masked, in order.
+func cidrs(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Masked().String()
+	}
+	return out
+}
+
+// inet is an address for an inet column, NULL when unknown.
+func inet(a netip.Addr) *string {
+	if !a.IsValid() {
+		return nil
+	}
+	s := a.String()
+	return &s
+}
+
+// nullID is an id for a uuid column, NULL when empty.
+func nullID(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }
 
 func scanKey(row pgx.Row) (store.APIKey, error) {
@@ -80,42 +128,137 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (err error) {
 		// Selecting the user first reports a missing user before a taken
 		// digest or id; the foreign key still guards.
 		tag, err := tx.Exec(ctx, `
-			INSERT INTO api_keys (id, user_id, name, digest, all_properties, created_at, revoked_at, last_used_at)
-			SELECT $1, u.id, $3, $4, $5, $6, $7, $8 FROM users u WHERE u.id = $2`,
+			INSERT INTO api_keys (id, user_id, name, digest, all_properties, created_at, revoked_at, last_used_at,
+				last_used_ip, expires_at, read_only, allowed_ips, rolled_from, rolled_to)
+			SELECT $1, u.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM users u WHERE u.id = $2`,
 			k.ID, k.UserID, k.Name, digest(k.Digest), k.AllProperties,
-			ts(k.CreatedAt), nullTS(k.RevokedAt), nullTS(k.LastUsedAt))
+			ts(k.CreatedAt), nullTS(k.RevokedAt), nullTS(k.LastUsedAt),
+			inet(k.LastUsedIP), nullTS(k.ExpiresAt), k.ReadOnly, cidrs(k.AllowedIPs), nullID(k.RolledFrom), nullID(k.RolledTo))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		if len(scope) == 0 {
-			return nil
+		return writeScope(ctx, tx, k.ID, k.AllProperties, scope)
+	})
+}
+
+// writeScope stores the chosen scope of a key that has none yet. Every
+// id must name an existing property, even for an all-properties key,
+// which then keeps none of them (as in the reference store).
+func writeScope(ctx context.Context, tx pgx.Tx, keyID string, allProperties bool, scope []string) error {
+	if len(scope) == 0 {
+		return nil
+	}
+	for _, id := range scope {
+		if !store.ValidID(id) {
+			return store.ErrNotFound
 		}
-		for _, id := range scope {
-			if !store.ValidID(id) {
-				return store.ErrNotFound
-			}
-		}
-		var n int64
-		if k.AllProperties {
-			err = tx.QueryRow(ctx, `SELECT count(*) FROM properties WHERE id = ANY($1::uuid[])`, scope).Scan(&n)
-		} else {
-			// Properties deleted concurrently fail the foreign key check.
-			tag, err = tx.Exec(ctx, `
-				INSERT INTO api_key_properties (api_key_id, property_id)
-				SELECT $1, p.id FROM properties p WHERE p.id = ANY($2::uuid[])`, k.ID, scope)
-			n = tag.RowsAffected()
-		}
+	}
+	var n int64
+	var err error
+	if allProperties {
+		err = tx.QueryRow(ctx, `SELECT count(*) FROM properties WHERE id = ANY($1::uuid[])`, scope).Scan(&n)
+	} else {
+		// Properties deleted concurrently fail the foreign key check.
+		var tag pgconn.CommandTag
+		tag, err = tx.Exec(ctx, `
+			INSERT INTO api_key_properties (api_key_id, property_id)
+			SELECT $1, p.id FROM properties p WHERE p.id = ANY($2::uuid[])`, keyID, scope)
+		n = tag.RowsAffected()
+	}
+	if err != nil {
+		return err
+	}
+	if n != int64(len(scope)) {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time) (out store.APIKey, err error) {
+	defer edge(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return store.APIKey{}, err
+	}
+	if !store.ValidID(k.UserID) || !store.ValidID(k.ID) {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	scope := slices.Clone(k.PropertyIDs)
+	slices.Sort(scope)
+	scope = slices.Compact(scope)
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// The row lock serializes the check with a concurrent revocation.
+		var revoked, expires pgtype.Timestamptz
+		err := tx.QueryRow(ctx, `SELECT revoked_at, expires_at FROM api_keys WHERE id = $1 AND user_id = $2 FOR UPDATE`,
+			k.ID, k.UserID).Scan(&revoked, &expires)
 		if err != nil {
 			return err
 		}
-		if n != int64(len(scope)) {
-			return store.ErrNotFound
+		if !(store.APIKey{RevokedAt: fromTS(revoked), ExpiresAt: fromTS(expires)}).Active(now) {
+			return store.ErrKeyInactive
 		}
-		return nil
+		if _, err := tx.Exec(ctx, `
+			UPDATE api_keys SET name = $2, all_properties = $3, read_only = $4, allowed_ips = $5, expires_at = $6
+			WHERE id = $1`,
+			k.ID, k.Name, k.AllProperties, k.ReadOnly, cidrs(k.AllowedIPs), nullTS(k.ExpiresAt)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM api_key_properties WHERE api_key_id = $1`, k.ID); err != nil {
+			return err
+		}
+		if err := writeScope(ctx, tx, k.ID, k.AllProperties, scope); err != nil {
+			return err
+		}
+		out, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1`, k.ID))
+		return err
 	})
+	return out, err
+}
+
+func (s *Store) RollAPIKey(ctx context.Context, userID, id string, next store.APIKey, expiresAt, now time.Time) (out store.APIKey, err error) {
+	defer edge(ctx, &err)
+	if err := ctx.Err(); err != nil {
+		return store.APIKey{}, err
+	}
+	if !store.ValidID(userID) || !store.ValidID(id) {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	if !store.ValidID(next.ID) {
+		return store.APIKey{}, invalidID(next.ID)
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1 AND k.user_id = $2 FOR UPDATE`,
+			id, userID))
+		if err != nil {
+			return err
+		}
+		if !old.Active(now) || old.RolledTo != "" {
+			return store.ErrKeyInactive
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO api_keys (id, user_id, name, digest, all_properties, created_at,
+				expires_at, read_only, allowed_ips, rolled_from)
+			SELECT $2, user_id, name, $3, all_properties, $4, expires_at, read_only, allowed_ips, id
+			FROM api_keys WHERE id = $1`,
+			id, next.ID, digest(next.Digest), ts(next.CreatedAt)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO api_key_properties (api_key_id, property_id)
+			SELECT $2, property_id FROM api_key_properties WHERE api_key_id = $1`, id, next.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE api_keys SET rolled_to = $2, expires_at = least(expires_at, $3)
+			WHERE id = $1`, id, next.ID, ts(expiresAt)); err != nil {
+			return err
+		}
+		out, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1`, next.ID))
+		return err
+	})
+	return out, err
 }
 
 func (s *Store) GetAPIKey(ctx context.Context, userID, id string) (k store.APIKey, err error) {
@@ -208,43 +351,45 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, d []byte) (k store.APIKe
 // not canonical are left out here (a malformed uuid would fail the whole
 // statement), unknown ones find no row, and zero times are no use.
 //
-// It sets last_used_at and nothing else: the change notification triggers
-// of api_keys (migration 00003) then stay silent, as recording a use
-// narrows no key.
+// It sets last_used_at and last_used_ip and nothing else: the change
+// notification trigger of api_keys (migration 00005) leaves exactly these
+// two columns silent, as recording a use narrows no key.
 //
 // The sub-select locks the rows to change in id order before any is
 // updated, so two calls covering the same keys cannot deadlock, and it
 // skips rows whose last use is already as late; the outer condition is
 // checked again on the row version the lock waited for.
-func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]time.Time) (err error) {
+func (s *Store) RecordKeyUse(ctx context.Context, uses map[string]store.KeyUse) (err error) {
 	defer edge(ctx, &err)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ids := make([]string, 0, len(uses))
 	times := make([]time.Time, 0, len(uses))
-	for id, t := range uses {
-		if !store.ValidID(id) || t.IsZero() {
+	ips := make([]*string, 0, len(uses))
+	for id, use := range uses {
+		if !store.ValidID(id) || use.At.IsZero() {
 			continue
 		}
 		ids = append(ids, id)
-		times = append(times, ts(t))
+		times = append(times, ts(use.At))
+		ips = append(ips, inet(use.IP))
 	}
 	if len(ids) == 0 {
 		return nil
 	}
 	_, err = s.pool.Exec(ctx, `
-		UPDATE api_keys AS k SET last_used_at = l.at
+		UPDATE api_keys AS k SET last_used_at = l.at, last_used_ip = l.ip
 		FROM (
-			SELECT a.id, u.at
-			FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+			SELECT a.id, u.at, u.ip
+			FROM unnest($1::uuid[], $2::timestamptz[], $3::inet[]) AS u(id, at, ip)
 			JOIN api_keys a ON a.id = u.id
 			WHERE a.last_used_at IS NULL OR a.last_used_at < u.at
 			ORDER BY a.id
 			FOR NO KEY UPDATE OF a
 		) AS l
 		WHERE k.id = l.id AND (k.last_used_at IS NULL OR k.last_used_at < l.at)`,
-		ids, times)
+		ids, times, ips)
 	return err
 }
 

@@ -350,7 +350,7 @@ func TestWatch(t *testing.T) {
 		{"CreateAPIKey of an all-properties key", func(t *testing.T) { createKey(t, s, a.ID) }, nil},
 		{"RecordKeyUse", func(t *testing.T) {
 			now := time.Now()
-			err := s.RecordKeyUse(ctx, map[string]time.Time{keyAScoped.ID: now, keyA.ID: now, keyB.ID: now})
+			err := s.RecordKeyUse(ctx, map[string]store.KeyUse{keyAScoped.ID: {At: now}, keyA.ID: {At: now}, keyB.ID: {At: now}})
 			if err != nil {
 				t.Fatalf("RecordKeyUse: %v", err)
 			}

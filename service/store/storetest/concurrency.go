@@ -69,7 +69,7 @@ func testContext(t *testing.T, newStore factory) {
 			{"CreateAPIKey", func(ctx context.Context) error { return s.CreateAPIKey(ctx, newK) }},
 			{"RevokeAPIKey", func(ctx context.Context) error { _, err := s.RevokeAPIKey(ctx, u.ID, k.ID, at(time.Hour)); return err }},
 			{"RecordKeyUse", func(ctx context.Context) error {
-				return s.RecordKeyUse(ctx, map[string]time.Time{k.ID: at(time.Hour)})
+				return s.RecordKeyUse(ctx, useAt(map[string]time.Time{k.ID: at(time.Hour)}))
 			}},
 			{"CreateProperty", func(ctx context.Context) error { return s.CreateProperty(ctx, newP, u.ID) }},
 			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed); return err }},

@@ -28,7 +28,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		zone := time.FixedZone("UTC+5:30", 5*3600+1800)
 		allAt := at(time.Hour).Add(789 * time.Nanosecond).In(zone)
 		scopedAt := at(2 * time.Hour).In(zone)
-		mustOK(t, s.RecordKeyUse(ctx, map[string]time.Time{all.ID: allAt, scoped.ID: scopedAt}), "RecordKeyUse")
+		mustOK(t, s.RecordKeyUse(ctx, useAt(map[string]time.Time{all.ID: allAt, scoped.ID: scopedAt})), "RecordKeyUse")
 		want := map[string]time.Time{
 			all.ID:    at(time.Hour),
 			scoped.ID: at(2 * time.Hour),
@@ -63,7 +63,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 
 		record := func(uses map[string]time.Time) {
 			t.Helper()
-			mustOK(t, s.RecordKeyUse(ctx, uses), "RecordKeyUse")
+			mustOK(t, s.RecordKeyUse(ctx, useAt(uses)), "RecordKeyUse")
 		}
 		check := func(what string, key store.APIKey, want time.Time) {
 			t.Helper()
@@ -95,7 +95,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		k := mustCreateKey(t, s, newKey(u.ID))
 		spelled := mustCreateKey(t, s, newKey(u.ID))
 
-		err := s.RecordKeyUse(ctx, map[string]time.Time{
+		err := s.RecordKeyUse(ctx, useAt(map[string]time.Time{
 			uuid.NewString():                  at(time.Hour),
 			"not-a-uuid":                      at(time.Hour),
 			"":                                at(time.Hour),
@@ -104,7 +104,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 			"{" + spelled.ID + "}":            at(time.Hour),
 			strings.ReplaceAll(k.ID, "-", ""): at(time.Hour),
 			k.ID:                              at(2 * time.Hour),
-		})
+		}))
 		mustOK(t, err, "RecordKeyUse with unknown and malformed ids")
 
 		got, err := s.GetAPIKey(ctx, u.ID, k.ID)
@@ -115,7 +115,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		checkLastUsed(t, "key named only by other spellings of its id", got, time.Time{})
 
 		// Only unknown ids.
-		mustOK(t, s.RecordKeyUse(ctx, map[string]time.Time{uuid.NewString(): at(time.Hour), "x": at(time.Hour)}),
+		mustOK(t, s.RecordKeyUse(ctx, useAt(map[string]time.Time{uuid.NewString(): at(time.Hour), "x": at(time.Hour)})),
 			"RecordKeyUse with unknown ids only")
 	})
 
@@ -123,7 +123,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		s := newStore(t)
 		ctx := t.Context()
 		mustOK(t, s.RecordKeyUse(ctx, nil), "RecordKeyUse(nil)")
-		mustOK(t, s.RecordKeyUse(ctx, map[string]time.Time{}), "RecordKeyUse of an empty map")
+		mustOK(t, s.RecordKeyUse(ctx, useAt(map[string]time.Time{})), "RecordKeyUse of an empty map")
 	})
 
 	t.Run("ManyKeys", func(t *testing.T) {
@@ -142,7 +142,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 			keys = append(keys, k)
 			uses[k.ID] = at(time.Duration(i+1) * time.Minute)
 		}
-		mustOK(t, s.RecordKeyUse(ctx, uses), "RecordKeyUse of 40 keys of two users")
+		mustOK(t, s.RecordKeyUse(ctx, useAt(uses)), "RecordKeyUse of 40 keys of two users")
 		for _, k := range keys {
 			got, err := s.GetAPIKey(ctx, k.UserID, k.ID)
 			mustOK(t, err, "GetAPIKey")
@@ -158,7 +158,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		k := mustCreateKey(t, s, newKey(u.ID))
 		_, err := s.RevokeAPIKey(ctx, u.ID, k.ID, at(time.Hour))
 		mustOK(t, err, "RevokeAPIKey")
-		mustOK(t, s.RecordKeyUse(ctx, map[string]time.Time{k.ID: at(2 * time.Hour)}), "RecordKeyUse")
+		mustOK(t, s.RecordKeyUse(ctx, useAt(map[string]time.Time{k.ID: at(2 * time.Hour)})), "RecordKeyUse")
 
 		// Recording a use never touches the revocation.
 		got, err := s.GetAPIKey(ctx, u.ID, k.ID)
@@ -175,7 +175,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 		cancelled, cancel := context.WithCancel(t.Context())
 		cancel()
 
-		wantErr(t, s.RecordKeyUse(cancelled, map[string]time.Time{k.ID: at(time.Hour)}), context.Canceled,
+		wantErr(t, s.RecordKeyUse(cancelled, useAt(map[string]time.Time{k.ID: at(time.Hour)})), context.Canceled,
 			"RecordKeyUse with a cancelled context")
 		wantErr(t, s.RecordKeyUse(cancelled, nil), context.Canceled,
 			"RecordKeyUse of nothing with a cancelled context")
@@ -207,7 +207,7 @@ func testKeyUse(t *testing.T, newStore factory) {
 						step := r*workers + (w+i)%workers
 						uses[k.ID] = at(time.Duration(step) * time.Second)
 					}
-					if err := s.RecordKeyUse(ctx, uses); err != nil {
+					if err := s.RecordKeyUse(ctx, useAt(uses)); err != nil {
 						errs <- err
 					}
 				}
@@ -237,4 +237,16 @@ func checkLastUsed(t *testing.T, what string, got store.APIKey, want time.Time) 
 	case !want.IsZero() && (!got.LastUsedAt.Equal(want) || got.LastUsedAt.Location() != time.UTC):
 		t.Errorf("%s: key %s LastUsedAt = %v, want %v (UTC)", what, got.ID, got.LastUsedAt, want)
 	}
+}
+
+// useAt turns times of use into uses from an unknown address.
+func useAt(times map[string]time.Time) map[string]store.KeyUse {
+	if times == nil {
+		return nil
+	}
+	uses := make(map[string]store.KeyUse, len(times))
+	for id, t := range times {
+		uses[id] = store.KeyUse{At: t}
+	}
+	return uses
 }

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("KeyUse", func(t *testing.T) { testKeyUse(t, newStore) })
+	t.Run("KeyPolicy", func(t *testing.T) { testKeyPolicy(t, newStore) })
 	t.Run("Properties", func(t *testing.T) { testProperties(t, newStore) })
 	t.Run("PropertyLists", func(t *testing.T) { testPropertyLists(t, newStore) })
 	t.Run("Sharing", func(t *testing.T) { testSharing(t, newStore) })
@@ -358,7 +360,23 @@ func checkKey(t *testing.T, what string, got, want store.APIKey) {
 	c.strs("PropertyIDs", got.PropertyIDs, want.PropertyIDs)
 	c.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	c.time("RevokedAt", got.RevokedAt, want.RevokedAt)
+	c.time("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	c.bool("ReadOnly", got.ReadOnly, want.ReadOnly)
+	c.strs("AllowedIPs", prefixes(got.AllowedIPs), prefixes(want.AllowedIPs))
+	c.str("RolledFrom", got.RolledFrom, want.RolledFrom)
+	c.str("RolledTo", got.RolledTo, want.RolledTo)
+	if got.AllowedIPs == nil {
+		c.diffs = append(c.diffs, "AllowedIPs is nil, want non-nil")
+	}
 	c.report(t, what)
+}
+
+func prefixes(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // checkProperty compares every field of a property, and checks that a
