@@ -358,9 +358,16 @@ func TestWatch(t *testing.T) {
 		{"UPDATE api_keys SET last_used_at by hand", func(t *testing.T) {
 			db.exec(t, `UPDATE api_keys SET last_used_at = now() + interval '1 hour'`)
 		}, nil},
-		{"UPDATE api_keys SET name by hand", func(t *testing.T) {
-			db.exec(t, `UPDATE api_keys SET name = 'renamed'`)
+		{"UPDATE api_keys SET last_used_ip by hand", func(t *testing.T) {
+			db.exec(t, `UPDATE api_keys SET last_used_ip = '192.0.2.1'`)
 		}, nil},
+		{"UPDATE api_keys SET name to itself by hand", func(t *testing.T) {
+			db.exec(t, `UPDATE api_keys SET name = name`)
+		}, nil},
+		// Any other column announces, a key's name included.
+		{"UPDATE api_keys SET name by hand", func(t *testing.T) {
+			db.exec(t, `UPDATE api_keys SET name = 'renamed' WHERE user_id = $1`, b.ID)
+		}, []*store.User{&b}},
 		{"CreateSession", func(t *testing.T) {
 			d := sha256.Sum256([]byte(store.NewID()))
 			sess := store.Session{Digest: d[:], UserID: a.ID, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
