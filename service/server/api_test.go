@@ -45,6 +45,11 @@ func testAPI(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"PropertyAttributes", testPropertyAttributes},
 		{"PropertyListQueries", testPropertyListQueries},
 		{"PropertyOptions", testPropertyOptions},
+		{"KeyExpiry", testKeyExpiry},
+		{"ReadOnlyKeys", testReadOnlyKeys},
+		{"AllowedAddresses", testAllowedAddresses},
+		{"UpdateKey", testUpdateKey},
+		{"RollKey", testRollKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(t, newStore(t))

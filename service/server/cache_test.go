@@ -187,8 +187,8 @@ func TestLastUsedFlushedOnShutdown(t *testing.T) {
 	}
 	e.stop()
 	got, err := st.GetAPIKey(context.Background(), u.id, k.GetId())
-	if err != nil || got.LastUsedAt.IsZero() {
-		t.Fatalf("last_used_at after shutdown: %v %v", got.LastUsedAt, err)
+	if err != nil || got.LastUsedAt.IsZero() || got.LastUsedIP.String() != "127.0.0.1" {
+		t.Fatalf("last use after shutdown: %v from %v, %v", got.LastUsedAt, got.LastUsedIP, err)
 	}
 }
 
@@ -221,6 +221,10 @@ func TestLastUsed(t *testing.T) {
 	}
 	if got.GetLastUsedAt() == nil || got.GetLastUsedAt().AsTime().Before(before) {
 		t.Fatalf("last_used_at after use: %v", got.GetLastUsedAt())
+	}
+	// The address is written with the time, in the same batches.
+	if ip := got.GetLastUsedIp().GetValue(); ip != "127.0.0.1" {
+		t.Fatalf("last_used_ip after use: %q", ip)
 	}
 	// One write per flush interval at most, however many requests.
 	if n, bound := count.keyUseWrites.Load(), int64(elapsed/(100*time.Millisecond))+3; n > bound {
