@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -18,6 +19,22 @@ import (
 // benchSetup returns an interceptor on a memory store holding one user
 // with one property and an all-properties key, and that key.
 func benchSetup(b *testing.B, cached bool) (*Interceptor, string, string) {
+	return benchSetupWith(b, cached, func(*store.APIKey) {})
+}
+
+// withPolicy gives a key the policy of the benchmarks: an expiry, read-only
+// access and 10 networks, the client's (10.0.0.1, see incoming) last.
+func withPolicy(k *store.APIKey) {
+	k.ExpiresAt = time.Now().Add(time.Hour)
+	k.ReadOnly = true
+	for i := range 9 {
+		k.AllowedIPs = append(k.AllowedIPs, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(i), 0}), 24))
+	}
+	k.AllowedIPs = append(k.AllowedIPs, netip.MustParsePrefix("10.0.0.0/8"))
+}
+
+// benchSetupWith is benchSetup with a key changed by policy.
+func benchSetupWith(b *testing.B, cached bool, policy func(*store.APIKey)) (*Interceptor, string, string) {
 	b.Helper()
 	ctx := context.Background()
 	st := memory.New()
@@ -30,7 +47,9 @@ func benchSetup(b *testing.B, cached bool) (*Interceptor, string, string) {
 		b.Fatal(err)
 	}
 	secret := NewSecret(APIKeyPrefix)
-	if err := st.CreateAPIKey(ctx, store.APIKey{ID: store.NewID(), UserID: u.ID, Name: "b", Digest: Digest(secret), AllProperties: true, CreatedAt: time.Now()}); err != nil {
+	k := store.APIKey{ID: store.NewID(), UserID: u.ID, Name: "b", Digest: Digest(secret), AllProperties: true, CreatedAt: time.Now()}
+	policy(&k)
+	if err := st.CreateAPIKey(ctx, k); err != nil {
 		b.Fatal(err)
 	}
 	i, err := NewInterceptor(st, Options{Keys: NewKeyCache(CacheConfig{}, cached), Usage: NewUsage(st, time.Hour, nil)})
@@ -47,16 +66,24 @@ func incoming(key string) context.Context {
 }
 
 // BenchmarkVerify measures verifying an API key: format check, digest,
-// cache (or store) lookup, and the principal.
+// cache (or store) lookup, key policy, and the principal. CacheHitPolicy
+// is CacheHit with a key that has an expiry, read-only access and 10
+// networks, the client's last.
 func BenchmarkVerify(b *testing.B) {
-	r := rule{allow: map[keygatev1.Credential]bool{keygatev1.Credential_CREDENTIAL_API_KEY: true}}
+	r := rule{allow: map[keygatev1.Credential]bool{keygatev1.Credential_CREDENTIAL_API_KEY: true}, read: true}
 	for _, tc := range []struct {
 		name   string
 		cached bool
 		fake   bool
-	}{{"CacheHit", true, false}, {"CacheMiss", false, false}, {"FakeKey", true, true}} {
+		policy func(*store.APIKey)
+	}{
+		{"CacheHit", true, false, func(*store.APIKey) {}},
+		{"CacheHitPolicy", true, false, withPolicy},
+		{"CacheMiss", false, false, func(*store.APIKey) {}},
+		{"FakeKey", true, true, func(*store.APIKey) {}},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
-			i, key, _ := benchSetup(b, tc.cached)
+			i, key, _ := benchSetupWith(b, tc.cached, tc.policy)
 			i.failures = newFailureLimiter(1e12, 1<<30) // measure the lookup, not the limit
 			ctx := incoming(key)
 			if tc.fake {
