@@ -92,7 +92,9 @@ func (*strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	})
 }
 
-// incomingHeader passes the API key and the request id to gRPC. The
+// incomingHeader passes the API key and the request id to the services,
+// and no other header: the services read no other, and metadata a REST
+// client could otherwise set (Grpc-Metadata-…) must not reach them. The
 // gateway forwards Authorization by itself.
 func incomingHeader(key string) (string, bool) {
 	switch {
@@ -101,7 +103,7 @@ func incomingHeader(key string) (string, bool) {
 	case strings.EqualFold(key, requestIDHeader):
 		return requestIDHeader, true
 	}
-	return runtime.DefaultHeaderMatcher(key)
+	return "", false
 }
 
 // createdStatus answers 201 to Create* RPCs, and to Roll* RPCs, which

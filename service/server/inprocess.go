@@ -138,7 +138,11 @@ func (s *inProcessStream) Method() string { return s.method }
 func (s *inProcessStream) SetHeader(md metadata.MD) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.header = metadata.Join(s.header, md)
+	if s.header == nil {
+		s.header = md // as given: nobody changes metadata once it is set
+	} else {
+		s.header = metadata.Join(s.header, md)
+	}
 	return nil
 }
 
