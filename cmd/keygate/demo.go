@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"io"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
@@ -38,8 +39,8 @@ func seedDemo(ctx context.Context, st store.Store, srv *server.Server, stdout io
 	ctx = auth.WithPrincipal(ctx, &auth.Principal{User: user})
 	props := property.New(st)
 	for _, p := range []*keygatev1.PropertyInput{
-		{Title: "Harbour View Hotel", Currency: "EUR"},
-		{Title: "Old Town Apartments", Currency: "GBP"},
+		{Title: proto.String("Harbour View Hotel"), Currency: proto.String("EUR")},
+		{Title: proto.String("Old Town Apartments"), Currency: proto.String("GBP")},
 	} {
 		if _, err := props.CreateProperty(ctx, &keygatev1.CreatePropertyRequest{Property: p}); err != nil {
 			return err

@@ -70,21 +70,30 @@ func (s invalidatingStore) CreateProperty(ctx context.Context, p store.Property,
 
 // DeleteProperty evicts everyone who had access to it.
 func (s invalidatingStore) DeleteProperty(ctx context.Context, id string) error {
-	users, listErr := s.inner.ListPropertyUsers(ctx, id)
+	users, _, listErr := s.inner.ListPropertyUsers(ctx, id, 0, 0)
 	err := s.inner.DeleteProperty(ctx, id)
 	s.evict(users, listErr)
 	return err
 }
 
-func (s invalidatingStore) AddPropertyUser(ctx context.Context, pu store.PropertyUser) error {
-	defer s.cache.InvalidateUser(pu.UserID)
-	return s.inner.AddPropertyUser(ctx, pu)
+// AddPropertyUser evicts the user the stored record names (it may be an
+// account found by email); after an error that leaves the outcome
+// unknown, everyone.
+func (s invalidatingStore) AddPropertyUser(ctx context.Context, pu store.PropertyUser) (store.PropertyUser, error) {
+	out, err := s.inner.AddPropertyUser(ctx, pu)
+	switch {
+	case err == nil:
+		s.cache.InvalidateUser(out.UserID)
+	case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrAlreadyExists):
+		s.cache.Flush()
+	}
+	return out, err
 }
 
-// SetPropertyUserRole evicts the user the returned record names; after an
+// UpdatePropertyUser evicts the user the returned record names; after an
 // error that leaves the outcome unknown, everyone.
-func (s invalidatingStore) SetPropertyUserRole(ctx context.Context, id string, role store.Role) (store.PropertyUser, error) {
-	pu, err := s.inner.SetPropertyUserRole(ctx, id, role)
+func (s invalidatingStore) UpdatePropertyUser(ctx context.Context, id string, role store.Role, overrides []byte) (store.PropertyUser, error) {
+	pu, err := s.inner.UpdatePropertyUser(ctx, id, role, overrides)
 	switch {
 	case err == nil:
 		s.cache.InvalidateUser(pu.UserID)
@@ -171,8 +180,8 @@ func (s invalidatingStore) ListProperties(ctx context.Context, q store.PropertyQ
 	return s.inner.ListProperties(ctx, q)
 }
 
-func (s invalidatingStore) UpdateProperty(ctx context.Context, p store.Property) (store.Property, error) {
-	return s.inner.UpdateProperty(ctx, p)
+func (s invalidatingStore) UpdateProperty(ctx context.Context, id string, apply func(*store.Property) error) (store.Property, error) {
+	return s.inner.UpdateProperty(ctx, id, apply)
 }
 
 func (s invalidatingStore) PropertyRole(ctx context.Context, userID, propertyID string) (store.Role, error) {
@@ -183,8 +192,8 @@ func (s invalidatingStore) GetPropertyUser(ctx context.Context, id string) (stor
 	return s.inner.GetPropertyUser(ctx, id)
 }
 
-func (s invalidatingStore) ListPropertyUsers(ctx context.Context, propertyID string) ([]store.PropertyUser, error) {
-	return s.inner.ListPropertyUsers(ctx, propertyID)
+func (s invalidatingStore) ListPropertyUsers(ctx context.Context, propertyID string, offset, limit int) ([]store.PropertyUser, int, error) {
+	return s.inner.ListPropertyUsers(ctx, propertyID, offset, limit)
 }
 
 func (s invalidatingStore) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }

@@ -23,3 +23,21 @@ var currencies = set(
 	"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF",
 	"XPD", "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 )
+
+// decimalPlaces are the ISO 4217 minor units of the currencies that do not
+// have two; prices are kept with their currency's number of places.
+var decimalPlaces = map[string]int{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+	"PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+	"XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+	"CLF": 4, "UYW": 4,
+}
+
+// places returns the number of decimal places of a currency's amounts.
+func places(currency string) int {
+	if n, ok := decimalPlaces[currency]; ok {
+		return n
+	}
+	return 2
+}

@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
@@ -30,12 +30,12 @@ type Service struct {
 func New(st store.Store) *Service { return &Service{store: st} }
 
 func (s *Service) CreateProperty(ctx context.Context, req *keygatev1.CreatePropertyRequest) (*keygatev1.CreatePropertyResponse, error) {
-	p, err := fromInput(req.GetProperty())
-	if err != nil {
+	p := newProperty()
+	if err := apply(&p, req.GetProperty(), populated(req.GetProperty(), "")); err != nil {
 		return nil, err
 	}
 	now := time.Now().Truncate(store.Precision).UTC()
-	p.ID, p.IsActive, p.CreatedAt, p.UpdatedAt = store.NewID(), true, now, now
+	p.ID, p.CreatedAt, p.UpdatedAt = store.NewID(), now, now
 	if err := s.store.CreateProperty(ctx, p, auth.FromContext(ctx).User.ID); err != nil {
 		return nil, err
 	}
@@ -57,11 +57,24 @@ func (s *Service) ListProperties(ctx context.Context, req *keygatev1.ListPropert
 		return nil, err
 	}
 	out := &keygatev1.ListPropertiesResponse{Properties: make([]*keygatev1.Property, 0, len(props)), Meta: pg.Meta(total)}
+	size := 0
 	for _, p := range props {
-		out.Properties = append(out.Properties, toProto(p))
+		m := toProto(p)
+		// A page is cut where it would outgrow what a gRPC client (and the
+		// gateway) accepts by default; the first property always fits.
+		if size += proto.Size(m); size > MaxPageBytes && len(out.Properties) > 0 {
+			break
+		}
+		out.Properties = append(out.Properties, m)
 	}
 	return out, nil
 }
+
+// MaxPageBytes bounds the encoded size of the properties of one list page:
+// a page holds fewer than its limit when they would be larger (at most
+// 100 properties of at most about 0.5 MB each could be), well under the
+// 4 MiB that gRPC clients accept by default. Smaller pages reach the rest.
+const MaxPageBytes = 3 << 20
 
 func (s *Service) ListPropertyOptions(ctx context.Context, _ *keygatev1.ListPropertyOptionsRequest) (*keygatev1.ListPropertyOptionsResponse, error) {
 	props, _, err := s.list(ctx, store.PropertyQuery{})
@@ -70,7 +83,7 @@ func (s *Service) ListPropertyOptions(ctx context.Context, _ *keygatev1.ListProp
 	}
 	out := &keygatev1.ListPropertyOptionsResponse{PropertyOptions: make([]*keygatev1.PropertyOption, 0, len(props))}
 	for _, p := range props {
-		out.PropertyOptions = append(out.PropertyOptions, &keygatev1.PropertyOption{Id: p.ID, Title: p.Title, Currency: p.Currency})
+		out.PropertyOptions = append(out.PropertyOptions, &keygatev1.PropertyOption{Id: p.ID, Title: p.Title, Currency: p.Currency, GroupIds: []string{}})
 	}
 	return out, nil
 }
@@ -131,13 +144,22 @@ func (s *Service) GetProperty(ctx context.Context, req *keygatev1.GetPropertyReq
 	return &keygatev1.GetPropertyResponse{Property: toProto(p)}, nil
 }
 
+// UpdateProperty merges the attributes named in the update mask into the
+// stored property and checks the result, in one store transaction, so
+// that concurrent updates of different attributes all survive.
 func (s *Service) UpdateProperty(ctx context.Context, req *keygatev1.UpdatePropertyRequest) (*keygatev1.UpdatePropertyResponse, error) {
-	p, err := fromInput(req.GetProperty())
+	paths, err := maskPaths(req.GetProperty(), req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, err
 	}
-	p.ID, p.UpdatedAt = req.GetId(), time.Now().Truncate(store.Precision).UTC()
-	p, err = s.store.UpdateProperty(ctx, p)
+	now := time.Now().Truncate(store.Precision).UTC()
+	p, err := s.store.UpdateProperty(ctx, req.GetId(), func(p *store.Property) error {
+		if err := apply(p, req.GetProperty(), paths); err != nil {
+			return err
+		}
+		p.UpdatedAt = now
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -160,51 +182,67 @@ func (s *Service) DeleteProperty(ctx context.Context, req *keygatev1.DeletePrope
 	return &keygatev1.DeletePropertyResponse{}, nil
 }
 
+// optional returns a pointer to s, or nil for an unset (empty) attribute.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func toProto(p store.Property) *keygatev1.Property {
 	out := &keygatev1.Property{
 		Id:           p.ID,
 		Title:        p.Title,
 		Currency:     p.Currency,
-		Email:        p.Email,
-		Phone:        p.Phone,
-		ZipCode:      p.ZipCode,
-		Country:      p.Country,
-		State:        p.State,
-		City:         p.City,
-		Address:      p.Address,
-		Longitude:    p.Longitude,
-		Latitude:     p.Latitude,
-		Timezone:     p.Timezone,
-		PropertyType: p.PropertyType,
+		Email:        optional(p.Email),
+		Phone:        optional(p.Phone),
+		ZipCode:      optional(p.ZipCode),
+		Country:      optional(p.Country),
+		State:        optional(p.State),
+		City:         optional(p.City),
+		Address:      optional(p.Address),
+		Longitude:    optional(p.Longitude),
+		Latitude:     optional(p.Latitude),
+		Timezone:     optional(p.Timezone),
+		PropertyType: optional(p.PropertyType),
+		LogoUrl:      optional(p.LogoURL),
+		Website:      optional(p.Website),
+		Facilities:   append([]string{}, p.Facilities...),
 		IsActive:     p.IsActive,
 		CreatedAt:    timestamppb.New(p.CreatedAt),
 		UpdatedAt:    timestamppb.New(p.UpdatedAt),
 		Settings: &keygatev1.PropertySettings{
-			AllowAvailabilityAutoupdateOnConfirmation: p.Settings.AllowAvailabilityAutoupdateOnConfirmation,
+			AllowAvailabilityAutoupdateOnConfirmation: true,
 			AllowAvailabilityAutoupdateOnModification: p.Settings.AllowAvailabilityAutoupdateOnModification,
 			AllowAvailabilityAutoupdateOnCancellation: p.Settings.AllowAvailabilityAutoupdateOnCancellation,
 			MinStayType: p.Settings.MinStayType,
-			MinPrice:    p.Settings.MinPrice,
-			MaxPrice:    p.Settings.MaxPrice,
+			MinPrice:    optional(p.Settings.MinPrice),
+			MaxPrice:    optional(p.Settings.MaxPrice),
 			StateLength: int32(p.Settings.StateLength),
 			CutOffTime:  p.Settings.CutOffTime,
 			CutOffDays:  int32(p.Settings.CutOffDays),
 		},
 		Content: &keygatev1.PropertyContent{
-			Description:          p.Content.Description,
-			ImportantInformation: p.Content.ImportantInformation,
-			LogoUrl:              p.Content.LogoURL,
-			Website:              p.Content.Website,
+			Description:          optional(p.Content.Description),
+			ImportantInformation: optional(p.Content.ImportantInformation),
 			Photos:               make([]*keygatev1.PropertyPhoto, 0, len(p.Content.Photos)),
 		},
+		Groups:          []*keygatev1.RelatedGroup{},
+		FacilityRecords: make([]*keygatev1.RelatedFacility, 0, len(p.Facilities)),
 	}
 	if p.Settings.MaxDayAdvance != nil {
-		out.Settings.MaxDayAdvance = wrapperspb.Int32(int32(*p.Settings.MaxDayAdvance))
+		days := int32(*p.Settings.MaxDayAdvance)
+		out.Settings.MaxDayAdvance = &days
 	}
 	for _, ph := range p.Content.Photos {
 		out.Content.Photos = append(out.Content.Photos, &keygatev1.PropertyPhoto{
-			Url: ph.URL, Position: int32(ph.Position), Description: ph.Description, Author: ph.Author, Kind: ph.Kind,
+			Url: ph.URL, Position: int32(ph.Position), Description: optional(ph.Description),
+			Author: optional(ph.Author), Kind: ph.Kind,
 		})
+	}
+	for _, id := range p.Facilities {
+		out.FacilityRecords = append(out.FacilityRecords, &keygatev1.RelatedFacility{Id: id})
 	}
 	return out
 }

@@ -12,17 +12,25 @@ import (
 	_ "time/tzdata" // time zone names validate even where the system has no tz database
 	"unicode/utf8"
 
-	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/rpcerr"
 	"github.com/keygate/keygate/service/store"
 )
 
-// Defaults of settings left unset on input, as Channex has them.
+// Defaults of attributes left unset, as Channex has them.
 const (
 	defaultStateLength = 500
 	defaultMinStayType = "both"
 	defaultCutOffTime  = "00:00:00"
 	defaultPhotoKind   = "photo"
+)
+
+// Size limits of the attributes that hold free text or lists.
+const (
+	maxTextLength   = 65535 // content.description, content.important_information
+	maxPhotos       = 100
+	maxFacilities   = 100
+	maxURLLength    = 2048
+	maxPhotoCaption = 1000 // content.photos[i].description
 )
 
 var (
@@ -35,7 +43,7 @@ var (
 	// coordinate: an optional sign, up to three integer digits, and at
 	// most seven decimal places.
 	coordinate = regexp.MustCompile(`^-?[0-9]{1,3}(\.[0-9]{1,7})?$`)
-	price      = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,6})?$`)
+	price      = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]+)?$`)
 	cutOffTime = regexp.MustCompile(`^([01][0-9]|2[0-3]):(00|30):00$`)
 )
 
@@ -47,37 +55,43 @@ func set(values ...string) map[string]bool {
 	return m
 }
 
-// fromInput validates every writable attribute at once and returns the
-// property they describe, with defaults filled in. The error lists every
-// violation under its attribute path.
-func fromInput(in *keygatev1.PropertyInput) (store.Property, error) {
-	var v rpcerr.Violations
-	p := store.Property{
-		Title:        in.GetTitle(),
-		Currency:     in.GetCurrency(),
-		Email:        in.GetEmail(),
-		Phone:        in.GetPhone(),
-		ZipCode:      in.GetZipCode(),
-		Country:      in.GetCountry(),
-		State:        in.GetState(),
-		City:         in.GetCity(),
-		Address:      in.GetAddress(),
-		Longitude:    in.GetLongitude(),
-		Latitude:     in.GetLatitude(),
-		Timezone:     in.GetTimezone(),
-		PropertyType: in.GetPropertyType(),
+// newProperty returns a property with Channex's defaults and nothing else.
+func newProperty() store.Property {
+	return store.Property{
+		Settings:   defaultSettings(),
+		Content:    store.PropertyContent{Photos: []store.Photo{}},
+		Facilities: []string{},
+		IsActive:   true,
 	}
+}
+
+func defaultSettings() store.PropertySettings {
+	return store.PropertySettings{
+		MinStayType: defaultMinStayType,
+		StateLength: defaultStateLength,
+		CutOffTime:  defaultCutOffTime,
+	}
+}
+
+// validate checks every rule on a property as it would be stored, and
+// reports every violation at once under its attribute path. It normalizes
+// prices to the currency's decimal places.
+func validate(p *store.Property) error {
+	var v rpcerr.Violations
 	switch {
 	case strings.TrimSpace(p.Title) == "":
 		v.Add("title", "can't be blank")
 	default:
 		maxLen(&v, "title", p.Title, 255)
 	}
+	currencyOK := false
 	switch {
 	case p.Currency == "":
 		v.Add("currency", "can't be blank")
 	case !currencies[p.Currency]:
 		v.Add("currency", "is not an ISO 4217 currency code")
+	default:
+		currencyOK = true
 	}
 	if p.Email != "" {
 		if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email || len(p.Email) > 254 {
@@ -102,82 +116,109 @@ func fromInput(in *keygatev1.PropertyInput) (store.Property, error) {
 	if p.PropertyType != "" && !propertyTypes[p.PropertyType] {
 		v.Add("property_type", "is not included in the list")
 	}
-	p.Settings = settings(&v, in.GetSettings())
-	p.Content = content(&v, in.GetContent())
-	return p, v.Err()
+	webURL(&v, "logo_url", p.LogoURL, false)
+	webURL(&v, "website", p.Website, false)
+	facilities(&v, p.Facilities)
+	if currencyOK {
+		validatePrices(&v, &p.Settings, p.Currency)
+	}
+	validateSettings(&v, p.Settings)
+	validateContent(&v, &p.Content)
+	return v.Err()
 }
 
-func settings(v *rpcerr.Violations, in *keygatev1.PropertySettings) store.PropertySettings {
-	s := store.PropertySettings{
-		AllowAvailabilityAutoupdateOnConfirmation: in.GetAllowAvailabilityAutoupdateOnConfirmation(),
-		AllowAvailabilityAutoupdateOnModification: in.GetAllowAvailabilityAutoupdateOnModification(),
-		AllowAvailabilityAutoupdateOnCancellation: in.GetAllowAvailabilityAutoupdateOnCancellation(),
-		MinStayType: in.GetMinStayType(),
-		MinPrice:    in.GetMinPrice(),
-		MaxPrice:    in.GetMaxPrice(),
-		StateLength: int(in.GetStateLength()),
-		CutOffTime:  in.GetCutOffTime(),
-		CutOffDays:  int(in.GetCutOffDays()),
+func facilities(v *rpcerr.Violations, ids []string) {
+	if len(ids) > maxFacilities {
+		v.Add("facilities", fmt.Sprintf("is too long (maximum is %d facilities)", maxFacilities))
 	}
-	if s.MinStayType == "" {
-		s.MinStayType = defaultMinStayType
-	} else if !minStayTypes[s.MinStayType] {
-		v.Add("settings.min_stay_type", "must be one of both, arrival, through")
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		field := "facilities[" + strconv.Itoa(i) + "]"
+		switch {
+		case !store.ValidID(id):
+			v.Add(field, "must be a facility id (a lower-case UUID)")
+		case seen[id]:
+			v.Add(field, "is a duplicate")
+		}
+		seen[id] = true
 	}
-	minP, minOK := decimal(v, "settings.min_price", s.MinPrice)
-	maxP, maxOK := decimal(v, "settings.max_price", s.MaxPrice)
+}
+
+// validatePrices checks min_price and max_price and writes them with the
+// currency's decimal places ("100" in EUR becomes "100.00").
+func validatePrices(v *rpcerr.Violations, s *store.PropertySettings, currency string) {
+	minP, minOK := normalizePrice(v, "settings.min_price", &s.MinPrice, currency)
+	maxP, maxOK := normalizePrice(v, "settings.max_price", &s.MaxPrice, currency)
 	if minOK && maxOK && minP.Cmp(maxP) > 0 {
 		v.Add("settings.max_price", "must be greater than or equal to min_price")
 	}
-	if s.StateLength == 0 {
-		s.StateLength = defaultStateLength
-	} else if s.StateLength < 100 || s.StateLength > 730 {
+}
+
+func normalizePrice(v *rpcerr.Violations, field string, s *string, currency string) (*big.Rat, bool) {
+	if *s == "" {
+		return nil, false
+	}
+	if !price.MatchString(*s) {
+		v.Add(field, "must be a non-negative decimal number")
+		return nil, false
+	}
+	d, _ := new(big.Rat).SetString(*s) // the pattern guarantees a number
+	n := places(currency)
+	scaled := new(big.Rat).Mul(d, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)))
+	if !scaled.IsInt() {
+		v.Add(field, fmt.Sprintf("has more decimal places than %s allows (%d)", currency, n))
+		return nil, false
+	}
+	*s = d.FloatString(n)
+	return d, true
+}
+
+// minorUnits returns the decimal string of an amount in a currency's minor
+// units: 10000 in EUR is "100.00".
+func minorUnits(n int64, currency string) string {
+	d := new(big.Rat).SetFrac(big.NewInt(n), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(places(currency))), nil))
+	return d.FloatString(places(currency))
+}
+
+func validateSettings(v *rpcerr.Violations, s store.PropertySettings) {
+	if !minStayTypes[s.MinStayType] {
+		v.Add("settings.min_stay_type", "must be one of both, arrival, through")
+	}
+	if s.StateLength < 100 || s.StateLength > 730 {
 		v.Add("settings.state_length", "must be between 100 and 730")
 	}
-	if s.CutOffTime == "" {
-		s.CutOffTime = defaultCutOffTime
-	} else if !cutOffTime.MatchString(s.CutOffTime) {
+	if !cutOffTime.MatchString(s.CutOffTime) {
 		v.Add("settings.cut_off_time", "must be a time of day HH:MM:SS on a 30-minute step")
 	}
 	if s.CutOffDays < 0 {
 		v.Add("settings.cut_off_days", "must be greater than or equal to 0")
 	}
-	if in.GetMaxDayAdvance() != nil {
-		n := int(in.GetMaxDayAdvance().GetValue())
-		if n < 0 {
-			v.Add("settings.max_day_advance", "must be greater than or equal to 0")
-		}
-		s.MaxDayAdvance = &n
+	if s.MaxDayAdvance != nil && *s.MaxDayAdvance < 0 {
+		v.Add("settings.max_day_advance", "must be greater than or equal to 0")
 	}
-	return s
 }
 
-func content(v *rpcerr.Violations, in *keygatev1.PropertyContent) store.PropertyContent {
-	c := store.PropertyContent{
-		Description:          in.GetDescription(),
-		ImportantInformation: in.GetImportantInformation(),
-		LogoURL:              in.GetLogoUrl(),
-		Website:              in.GetWebsite(),
-		Photos:               make([]store.Photo, 0, len(in.GetPhotos())),
+func validateContent(v *rpcerr.Violations, c *store.PropertyContent) {
+	maxLen(v, "content.description", c.Description, maxTextLength)
+	maxLen(v, "content.important_information", c.ImportantInformation, maxTextLength)
+	if len(c.Photos) > maxPhotos {
+		v.Add("content.photos", fmt.Sprintf("is too long (maximum is %d photos)", maxPhotos))
 	}
-	webURL(v, "content.logo_url", c.LogoURL, false)
-	webURL(v, "content.website", c.Website, false)
-	for i, ph := range in.GetPhotos() {
-		field := "content.photos." + strconv.Itoa(i) + "."
-		p := store.Photo{URL: ph.GetUrl(), Position: int(ph.GetPosition()), Description: ph.GetDescription(), Author: ph.GetAuthor(), Kind: ph.GetKind()}
-		webURL(v, field+"url", p.URL, true)
-		if p.Position < 0 {
+	for i := range c.Photos {
+		ph := &c.Photos[i]
+		field := "content.photos[" + strconv.Itoa(i) + "]."
+		webURL(v, field+"url", ph.URL, true)
+		if ph.Position < 0 {
 			v.Add(field+"position", "must be greater than or equal to 0")
 		}
-		maxLen(v, field+"author", p.Author, 255)
-		if p.Kind == "" {
-			p.Kind = defaultPhotoKind
-		} else if !photoKinds[p.Kind] {
+		maxLen(v, field+"description", ph.Description, maxPhotoCaption)
+		maxLen(v, field+"author", ph.Author, 255)
+		if ph.Kind == "" {
+			ph.Kind = defaultPhotoKind
+		} else if !photoKinds[ph.Kind] {
 			v.Add(field+"kind", "must be one of photo, ad, menu")
 		}
-		c.Photos = append(c.Photos, p)
 	}
-	return c
 }
 
 func maxLen(v *rpcerr.Violations, field, s string, n int) {
@@ -201,19 +242,6 @@ func degrees(v *rpcerr.Violations, field, s string, limit int) {
 	}
 }
 
-// decimal parses an optional non-negative price.
-func decimal(v *rpcerr.Violations, field, s string) (*big.Rat, bool) {
-	if s == "" {
-		return nil, false
-	}
-	if !price.MatchString(s) {
-		v.Add(field, "must be a non-negative decimal number")
-		return nil, false
-	}
-	d, _ := new(big.Rat).SetString(s)
-	return d, true
-}
-
 func webURL(v *rpcerr.Violations, field, s string, required bool) {
 	if s == "" {
 		if required {
@@ -222,7 +250,7 @@ func webURL(v *rpcerr.Violations, field, s string, required bool) {
 		return
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 2048 {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > maxURLLength {
 		v.Add(field, "must be an http or https URL")
 	}
 }

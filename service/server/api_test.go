@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
@@ -333,7 +334,7 @@ func testErrorsGRPC(t *testing.T, e *env) {
 	both := withKey(all)
 	both = metadata.AppendToOutgoingContext(both, "authorization", "Bearer "+u.token)
 	createProp := func(ctx context.Context, title, currency string) error {
-		_, err := e.props.CreateProperty(ctx, &keygatev1.CreatePropertyRequest{Property: &keygatev1.PropertyInput{Title: title, Currency: currency}})
+		_, err := e.props.CreateProperty(ctx, &keygatev1.CreatePropertyRequest{Property: &keygatev1.PropertyInput{Title: proto.String(title), Currency: proto.String(currency)}})
 		return err
 	}
 	for _, tc := range []struct {

@@ -9,8 +9,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -25,12 +27,19 @@ import (
 //     {"data":[…],"meta":{"page":…,"limit":…,"total":…}}; without `meta`,
 //     {"data":[…]}
 //   - an empty response becomes {"meta":{"message":"Success"}}
+//   - when the request body had attributes that were ignored (see
+//     decodeBody), a single resource gets "meta":{"ignored_attributes":[…]}
 //
-// Attributes use the proto field names (snake_case); unset messages and
-// timestamps and wrappers are null; unset `optional` scalars are left out (the plaintext
-// api_key appears only where it is set, in the create response); timestamps are RFC 3339 in UTC; enum values lose
-// their type prefix and are lower-cased (API_KEY_STATUS_REVOKED → "revoked").
-func envelope(_ context.Context, resp proto.Message) (any, error) {
+// A resource's type is its message name in snake_case unless its
+// (resource).type option says otherwise. Attributes use the proto field
+// names (snake_case) unless (field).name says otherwise; fields marked
+// (field).relationship go under "relationships" as {"data": …}. Unset
+// messages, timestamps and `optional` scalars are null, but for those
+// marked (field).omit_unset, which are left out (the plaintext api_key
+// appears only in the create response); timestamps are RFC 3339 in UTC;
+// enum values lose their type prefix and are lower-cased
+// (API_KEY_STATUS_REVOKED → "revoked").
+func envelope(ctx context.Context, resp proto.Message) (any, error) {
 	m := resp.ProtoReflect()
 	fields := m.Descriptor().Fields()
 	var b bytes.Buffer
@@ -55,6 +64,12 @@ func envelope(_ context.Context, resp proto.Message) (any, error) {
 	case fields.Len() == 1 && fields.Get(0).Message() != nil:
 		b.WriteString(`{"data":`)
 		resource(&b, m.Get(fields.Get(0)).Message())
+		if c := restCallFrom(ctx); c != nil && len(c.ignored) > 0 {
+			b.WriteString(`,"meta":{"ignored_attributes":`)
+			ignored, _ := json.Marshal(c.ignored) // strings always marshal
+			b.Write(ignored)
+			b.WriteByte('}')
+		}
 		b.WriteByte('}')
 	default:
 		object(&b, m) // not a resource response; never the case for keygate.v1
@@ -62,55 +77,137 @@ func envelope(_ context.Context, resp proto.Message) (any, error) {
 	return json.RawMessage(b.Bytes()), nil
 }
 
-// resource writes one {"type","id","attributes"} object. The type is the
-// message name in snake_case.
+// resource writes one {"type","id","attributes","relationships"} object.
 func resource(b *bytes.Buffer, m protoreflect.Message) {
 	d := m.Descriptor()
 	b.WriteString(`{"type":`)
-	writeString(b, snake(string(d.Name())))
+	writeString(b, resourceType(d))
 	if id := d.Fields().ByName("id"); id != nil && id.Kind() == protoreflect.StringKind {
 		b.WriteString(`,"id":`)
 		writeString(b, m.Get(id).String())
 	}
 	b.WriteString(`,"attributes":`)
 	object(b, m)
+	if hasRelationships(d) {
+		b.WriteString(`,"relationships":{`)
+		first := true
+		fields := d.Fields()
+		for i := 0; i < fields.Len(); i++ {
+			f := fields.Get(i)
+			if !fieldOf(f).GetRelationship() {
+				continue
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			writeString(b, restName(f))
+			b.WriteString(`:{"data":`)
+			switch {
+			case f.IsList():
+				list := m.Get(f).List()
+				b.WriteByte('[')
+				for j := 0; j < list.Len(); j++ {
+					if j > 0 {
+						b.WriteByte(',')
+					}
+					related(b, list.Get(j).Message())
+				}
+				b.WriteByte(']')
+			case m.Has(f):
+				related(b, m.Get(f).Message())
+			default:
+				b.WriteString("null")
+			}
+			b.WriteByte('}')
+		}
+		b.WriteByte('}')
+	}
 	b.WriteByte('}')
 }
 
-// object writes every field of m, set or not, in declaration order.
+// related writes a related record: its id, its type, and its other fields.
+func related(b *bytes.Buffer, m protoreflect.Message) {
+	d := m.Descriptor()
+	b.WriteString(`{"id":`)
+	writeString(b, m.Get(d.Fields().ByName("id")).String())
+	b.WriteString(`,"type":`)
+	writeString(b, resourceType(d))
+	fields := d.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		if f := fields.Get(i); f.Name() != "id" {
+			b.WriteByte(',')
+			field(b, m, f)
+		}
+	}
+	b.WriteByte('}')
+}
+
+func resourceType(d protoreflect.MessageDescriptor) string {
+	if t := resourceOf(d).GetType(); t != "" {
+		return t
+	}
+	return snake(string(d.Name()))
+}
+
+func hasRelationships(d protoreflect.MessageDescriptor) bool {
+	fields := d.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		if fieldOf(fields.Get(i)).GetRelationship() {
+			return true
+		}
+	}
+	return false
+}
+
+// restName is a field's name on REST.
+func restName(f protoreflect.FieldDescriptor) string {
+	if n := fieldOf(f).GetName(); n != "" {
+		return n
+	}
+	return string(f.Name())
+}
+
+// object writes every attribute of m, set or not, in declaration order.
 func object(b *bytes.Buffer, m protoreflect.Message) {
 	fields := m.Descriptor().Fields()
 	b.WriteByte('{')
 	first := true
 	for i := 0; i < fields.Len(); i++ {
 		f := fields.Get(i)
-		if f.HasOptionalKeyword() && f.Message() == nil && !m.Has(f) {
+		opts := fieldOf(f)
+		if opts.GetRelationship() || opts.GetOmitUnset() && !m.Has(f) {
 			continue
 		}
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
-		writeString(b, string(f.Name()))
-		b.WriteByte(':')
-		switch {
-		case f.IsList():
-			list := m.Get(f).List()
-			b.WriteByte('[')
-			for j := 0; j < list.Len(); j++ {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				value(b, f, list.Get(j))
-			}
-			b.WriteByte(']')
-		case f.Message() != nil && !m.Has(f):
-			b.WriteString("null")
-		default:
-			value(b, f, m.Get(f))
-		}
+		field(b, m, f)
 	}
 	b.WriteByte('}')
+}
+
+// field writes "name":value; unset messages and optional scalars are null.
+func field(b *bytes.Buffer, m protoreflect.Message, f protoreflect.FieldDescriptor) {
+	writeString(b, restName(f))
+	b.WriteByte(':')
+	switch {
+	case f.IsList():
+		list := m.Get(f).List()
+		b.WriteByte('[')
+		for j := 0; j < list.Len(); j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			value(b, f, list.Get(j))
+		}
+		b.WriteByte(']')
+	case f.HasPresence() && !m.Has(f):
+		b.WriteString("null")
+	default:
+		value(b, f, m.Get(f))
+	}
 }
 
 func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value) {
@@ -126,6 +223,10 @@ func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value
 			return
 		case *wrapperspb.StringValue:
 			writeString(b, w.GetValue())
+			return
+		case *structpb.Struct:
+			out, _ := protojson.Marshal(w) // a Struct always marshals
+			b.Write(out)
 			return
 		}
 		object(b, msg)

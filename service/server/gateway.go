@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
@@ -20,7 +18,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
@@ -47,7 +44,7 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string) (http
 		}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &strictJSON{}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonBody{}),
 		runtime.WithForwardResponseRewriter(envelope),
 		runtime.WithForwardResponseOption(createdStatus),
 		runtime.WithErrorHandler(writeError),
@@ -68,28 +65,6 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string) (http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, withHTTPPeer(r))
 	}), nil
-}
-
-// strictJSON decodes a request body as exactly one JSON object: unknown
-// fields and anything after the object are errors (400), never ignored.
-// Responses are already JSON (see envelope) and pass through JSONPb.
-type strictJSON struct{ runtime.JSONPb }
-
-func (*strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
-	return runtime.DecoderFunc(func(v any) error {
-		body, err := io.ReadAll(r) // bounded by httpMiddleware's MaxBytesReader
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimSpace(body)) == 0 {
-			return io.EOF // no body: the gateway treats it as an empty request
-		}
-		m, ok := v.(proto.Message)
-		if !ok {
-			return fmt.Errorf("cannot decode into %T", v)
-		}
-		return protojson.UnmarshalOptions{DiscardUnknown: false}.Unmarshal(body, m)
-	})
 }
 
 // incomingHeader passes the API key and the request id to the services,
@@ -189,9 +164,18 @@ func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w
 		st = status.New(codes.Internal, "internal error")
 	}
 	code, name, title := httpStatus(st)
+	var wrongTypes map[string][]string
+	if c := restCallFrom(r.Context()); c != nil && st.Code() == codes.InvalidArgument {
+		wrongTypes = c.violations
+	}
+	if wrongTypes != nil {
+		code, name, title = http.StatusUnprocessableEntity, "validation_error", "Validation Error"
+	}
 	var body restError
 	body.Errors.Code, body.Errors.Title = name, title
 	switch {
+	case wrongTypes != nil:
+		body.Errors.Details = wrongTypes
 	case code == http.StatusUnprocessableEntity:
 		body.Errors.Details = fieldViolations(st)
 	case code == http.StatusInternalServerError:
@@ -247,11 +231,39 @@ func httpMiddleware(log *slog.Logger, next http.Handler) http.Handler {
 			writeJSON(rec, http.StatusRequestEntityTooLarge, body)
 			return
 		}
+		if msg := badBytes(r.URL); msg != "" {
+			var body restError
+			body.Errors.Code, body.Errors.Title, body.Errors.Details = "bad_request", "Bad Request", msg
+			writeJSON(rec, http.StatusBadRequest, body)
+			return
+		}
 		// A body without a declared length is cut off at the limit while
 		// it is read; the decoder then fails and the answer is 400.
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, withRESTCall(r))
 	})
+}
+
+// badBytes says what is wrong with a path or query that holds invalid
+// UTF-8 or NUL characters once percent-decoded, or that cannot be
+// decoded, or returns "". No such request can name anything keygate
+// keeps, so it is a 400 before it reaches a handler or a store.
+func badBytes(u *url.URL) string {
+	if !utf8.ValidString(u.Path) || strings.IndexByte(u.Path, 0) >= 0 {
+		return "the path must be UTF-8 without NUL characters"
+	}
+	values, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "the query string cannot be parsed"
+	}
+	for k, vs := range values {
+		for _, s := range append(vs, k) {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				return "query parameters must be UTF-8 without NUL characters"
+			}
+		}
+	}
+	return ""
 }
 
 type statusRecorder struct {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/server"
@@ -161,7 +162,7 @@ func (e *env) newUser(active bool) user {
 func (e *env) newProperty(u user, title string) string {
 	e.t.Helper()
 	resp, err := e.props.CreateProperty(withSession(u.token), &keygatev1.CreatePropertyRequest{
-		Property: &keygatev1.PropertyInput{Title: title, Currency: "EUR"},
+		Property: &keygatev1.PropertyInput{Title: proto.String(title), Currency: proto.String("EUR")},
 	})
 	if err != nil {
 		e.t.Fatalf("CreateProperty: %v", err)

@@ -32,6 +32,7 @@ func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Inte
 		requestIDUnary,
 		recoverUnary(log),
 		logUnary(log),
+		rejectNUL,
 		authorize,
 	)
 	stream := grpc.ChainStreamInterceptor(requestIDStream, recoverStream(log), a.Stream)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/store"
@@ -811,7 +812,7 @@ func testPropertyOptions(t *testing.T, e *env) {
 		}
 		cur := currencies[i%len(currencies)]
 		resp, err := e.props.CreateProperty(withSession(u.token), &keygatev1.CreatePropertyRequest{
-			Property: &keygatev1.PropertyInput{Title: title, Currency: cur, City: "Somewhere", Settings: &keygatev1.PropertySettings{StateLength: 200}},
+			Property: &keygatev1.PropertyInput{Title: proto.String(title), Currency: proto.String(cur), City: proto.String("Somewhere"), Settings: &keygatev1.PropertySettingsInput{StateLength: proto.Int32(200)}},
 		})
 		if err != nil {
 			t.Fatal(err)

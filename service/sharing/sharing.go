@@ -6,15 +6,19 @@ package sharing
 import (
 	"context"
 	"errors"
+	"net/mail"
 	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/paging"
 	"github.com/keygate/keygate/service/rpcerr"
 	"github.com/keygate/keygate/service/store"
 )
@@ -28,6 +32,10 @@ type Service struct {
 // New returns the service on st.
 func New(st store.Store) *Service { return &Service{store: st} }
 
+// CreatePropertyUser invites an email. The answer is the invitation as
+// sent, whether or not an account has the email, so that it never reveals
+// one; when one does, the access is effective at once and later reads
+// show the record active.
 func (s *Service) CreatePropertyUser(ctx context.Context, req *keygatev1.CreatePropertyUserRequest) (*keygatev1.CreatePropertyUserResponse, error) {
 	in := req.GetInvite()
 	if err := s.mustOwn(ctx, in.GetPropertyId()); err != nil {
@@ -35,55 +43,60 @@ func (s *Service) CreatePropertyUser(ctx context.Context, req *keygatev1.CreateP
 	}
 	var v rpcerr.Violations
 	email := strings.TrimSpace(in.GetUserEmail())
-	if email == "" {
+	if a, err := mail.ParseAddress(email); email == "" {
 		v.Add("user_email", "can't be blank")
+	} else if err != nil || a.Address != email || len(email) > 254 {
+		v.Add("user_email", "is not a valid email address")
 	}
 	role, ok := parseRole(in.GetRole())
 	if !ok {
 		v.Add("role", "must be owner or user")
 	}
+	overrides := encodeOverrides(&v, in.GetOverrides())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		// Accounts are created by AdminService; an invitation cannot make one.
-		return nil, status.Error(codes.NotFound, "no account has this email")
-	}
-	if err != nil {
-		return nil, err
-	}
-	pu := store.PropertyUser{
+	invite := store.PropertyUser{
 		ID:         store.NewID(),
 		PropertyID: in.GetPropertyId(),
-		UserID:     u.ID,
+		UserEmail:  email,
 		Role:       role,
+		Overrides:  overrides,
 		CreatedAt:  time.Now().Truncate(store.Precision).UTC(),
 	}
-	if err := s.store.AddPropertyUser(ctx, pu); err != nil {
+	if _, err := s.store.AddPropertyUser(ctx, invite); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, rpcerr.Invalid("user_email", "already has access to this property")
+			return nil, rpcerr.Invalid("user_email", "already has access to this property or is invited")
 		}
 		return nil, err
 	}
-	created, err := s.store.GetPropertyUser(ctx, pu.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &keygatev1.CreatePropertyUserResponse{PropertyUser: toProto(created)}, nil
+	return &keygatev1.CreatePropertyUserResponse{PropertyUser: toProto(invite)}, nil
 }
 
 // ListPropertyUsers is open to everyone with access to the property.
 func (s *Service) ListPropertyUsers(ctx context.Context, req *keygatev1.ListPropertyUsersRequest) (*keygatev1.ListPropertyUsersResponse, error) {
-	users, err := s.store.ListPropertyUsers(ctx, req.GetFilter().GetPropertyId())
+	pg, err := paging.Parse(req.GetPagination())
 	if err != nil {
 		return nil, err
 	}
-	out := &keygatev1.ListPropertyUsersResponse{PropertyUsers: make([]*keygatev1.PropertyUser, 0, len(users))}
+	users, total, err := s.store.ListPropertyUsers(ctx, req.GetFilter().GetPropertyId(), pg.Offset(), pg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &keygatev1.ListPropertyUsersResponse{PropertyUsers: make([]*keygatev1.PropertyUser, 0, len(users)), Meta: pg.Meta(total)}
 	for _, pu := range users {
 		out.PropertyUsers = append(out.PropertyUsers, toProto(pu))
 	}
 	return out, nil
+}
+
+// GetPropertyUser is open to everyone with access to the record's property.
+func (s *Service) GetPropertyUser(ctx context.Context, req *keygatev1.GetPropertyUserRequest) (*keygatev1.GetPropertyUserResponse, error) {
+	pu, _, err := s.record(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &keygatev1.GetPropertyUserResponse{PropertyUser: toProto(pu)}, nil
 }
 
 func (s *Service) UpdatePropertyUser(ctx context.Context, req *keygatev1.UpdatePropertyUserRequest) (*keygatev1.UpdatePropertyUserResponse, error) {
@@ -91,11 +104,23 @@ func (s *Service) UpdatePropertyUser(ctx context.Context, req *keygatev1.UpdateP
 	if err != nil {
 		return nil, err
 	}
-	role, ok := parseRole(req.GetPropertyUser().GetRole())
-	if !ok {
-		return nil, rpcerr.Invalid("role", "must be owner or user")
+	in := req.GetPropertyUser()
+	var v rpcerr.Violations
+	var role store.Role
+	if in.Role != nil {
+		var ok bool
+		if role, ok = parseRole(in.GetRole()); !ok {
+			v.Add("role", "must be owner or user")
+		}
 	}
-	pu, err = s.store.SetPropertyUserRole(ctx, pu.ID, role)
+	var overrides []byte
+	if in.Overrides != nil {
+		overrides = encodeOverrides(&v, in.GetOverrides())
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	pu, err = s.store.UpdatePropertyUser(ctx, pu.ID, role, overrides)
 	if errors.Is(err, store.ErrLastOwner) {
 		return nil, rpcerr.Invalid("role", "a property must keep at least one owner")
 	}
@@ -105,10 +130,15 @@ func (s *Service) UpdatePropertyUser(ctx context.Context, req *keygatev1.UpdateP
 	return &keygatev1.UpdatePropertyUserResponse{PropertyUser: toProto(pu)}, nil
 }
 
+// RemovePropertyUser is for owners, and for anyone leaving: removing their
+// own record.
 func (s *Service) RemovePropertyUser(ctx context.Context, req *keygatev1.RemovePropertyUserRequest) (*keygatev1.RemovePropertyUserResponse, error) {
-	pu, err := s.ownedRecord(ctx, req.GetId())
+	pu, role, err := s.record(ctx, req.GetId())
 	if err != nil {
 		return nil, err
+	}
+	if role != store.RoleOwner && pu.UserID != auth.FromContext(ctx).User.ID {
+		return nil, status.Error(codes.PermissionDenied, "only an owner of this property can change who has access; you can remove only your own access")
 	}
 	err = s.store.RemovePropertyUser(ctx, pu.ID)
 	if errors.Is(err, store.ErrLastOwner) {
@@ -120,28 +150,38 @@ func (s *Service) RemovePropertyUser(ctx context.Context, req *keygatev1.RemoveP
 	return &keygatev1.RemovePropertyUserResponse{}, nil
 }
 
+// record returns a property user record and the caller's role on its
+// property: NOT_FOUND when the caller cannot see the property at all.
+func (s *Service) record(ctx context.Context, id string) (store.PropertyUser, store.Role, error) {
+	if !store.ValidID(id) {
+		return store.PropertyUser{}, "", status.Error(codes.NotFound, "property user not found")
+	}
+	pu, err := s.store.GetPropertyUser(ctx, id)
+	if err != nil {
+		return store.PropertyUser{}, "", err
+	}
+	role, err := s.store.PropertyRole(ctx, auth.FromContext(ctx).User.ID, pu.PropertyID)
+	if err != nil {
+		return store.PropertyUser{}, "", err
+	}
+	if role == "" {
+		return store.PropertyUser{}, "", status.Error(codes.NotFound, "property user not found")
+	}
+	return pu, role, nil
+}
+
 // ownedRecord returns a property user record whose property the caller
 // owns: NOT_FOUND when the caller cannot see the property at all,
 // PERMISSION_DENIED when they can but are not an owner.
 func (s *Service) ownedRecord(ctx context.Context, id string) (store.PropertyUser, error) {
-	if !store.ValidID(id) {
-		return store.PropertyUser{}, status.Error(codes.NotFound, "property user not found")
-	}
-	pu, err := s.store.GetPropertyUser(ctx, id)
+	pu, role, err := s.record(ctx, id)
 	if err != nil {
 		return store.PropertyUser{}, err
 	}
-	role, err := s.store.PropertyRole(ctx, auth.FromContext(ctx).User.ID, pu.PropertyID)
-	if err != nil {
-		return store.PropertyUser{}, err
+	if role != store.RoleOwner {
+		return store.PropertyUser{}, status.Error(codes.PermissionDenied, "only an owner of this property can change who has access")
 	}
-	switch role {
-	case "":
-		return store.PropertyUser{}, status.Error(codes.NotFound, "property user not found")
-	case store.RoleOwner:
-		return pu, nil
-	}
-	return store.PropertyUser{}, status.Error(codes.PermissionDenied, "only an owner of this property can change who has access")
+	return pu, nil
 }
 
 // mustOwn checks that the caller owns a property the interceptor has
@@ -165,13 +205,42 @@ func parseRole(s string) (store.Role, bool) {
 	return "", false
 }
 
+// maxOverridesBytes bounds the JSON of a record's overrides.
+const maxOverridesBytes = 16 << 10
+
+// encodeOverrides returns the JSON of overrides, or nil for none.
+func encodeOverrides(v *rpcerr.Violations, o *structpb.Struct) []byte {
+	if o == nil {
+		return nil
+	}
+	b, err := protojson.Marshal(o)
+	switch {
+	case err != nil:
+		v.Add("overrides", "must be a JSON object")
+	case len(b) > maxOverridesBytes:
+		v.Add("overrides", "is too large (maximum is 16 KiB)")
+	}
+	return b
+}
+
 func toProto(pu store.PropertyUser) *keygatev1.PropertyUser {
-	return &keygatev1.PropertyUser{
+	out := &keygatev1.PropertyUser{
 		Id:         pu.ID,
 		PropertyId: pu.PropertyID,
-		UserId:     pu.UserID,
 		UserEmail:  pu.UserEmail,
 		Role:       string(pu.Role),
+		Status:     "pending",
 		CreatedAt:  timestamppb.New(pu.CreatedAt),
 	}
+	if !pu.Pending() {
+		out.UserId, out.Status = &pu.UserID, "active"
+		out.User = &keygatev1.RelatedUser{Id: pu.UserID, Email: pu.UserEmail, Name: pu.UserName}
+	}
+	if pu.Overrides != nil {
+		out.Overrides = &structpb.Struct{}
+		if err := protojson.Unmarshal(pu.Overrides, out.Overrides); err != nil {
+			out.Overrides = nil // the store keeps only what encodeOverrides made
+		}
+	}
+	return out
 }

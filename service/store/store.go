@@ -123,6 +123,9 @@ type Property struct {
 	Latitude     string
 	Timezone     string
 	PropertyType string
+	LogoURL      string
+	Website      string
+	Facilities   []string // facility ids in the order given; never nil when read
 	Settings     PropertySettings
 	Content      PropertyContent
 	IsActive     bool
@@ -130,13 +133,14 @@ type Property struct {
 	UpdatedAt    time.Time
 }
 
-// PropertySettings are a property's booking rules.
+// PropertySettings are a property's booking rules. (Channex's
+// allow_availability_autoupdate_on_confirmation is always true, so it is
+// not kept.)
 type PropertySettings struct {
-	AllowAvailabilityAutoupdateOnConfirmation bool
 	AllowAvailabilityAutoupdateOnModification bool
 	AllowAvailabilityAutoupdateOnCancellation bool
 	MinStayType                               string
-	MinPrice                                  string // decimal string
+	MinPrice                                  string // decimal string with the currency's places; "" unset
 	MaxPrice                                  string
 	StateLength                               int
 	CutOffTime                                string // HH:MM:SS
@@ -149,8 +153,6 @@ type PropertyContent struct {
 	Description          string
 	ImportantInformation string
 	Photos               []Photo // in the order given; never nil when read
-	LogoURL              string
-	Website              string
 }
 
 // Photo is one photo of a property.
@@ -173,15 +175,25 @@ const (
 	RoleUser Role = "user"
 )
 
-// PropertyUser is one user's access to one property.
+// PropertyUser is one user's access to one property, or a pending
+// invitation of an email that no account has yet.
 type PropertyUser struct {
 	ID         string
 	PropertyID string
-	UserID     string
-	UserEmail  string // read-only: the user's email, filled in on reads
-	Role       Role
-	CreatedAt  time.Time
+	UserID     string // "" while pending
+	// UserEmail is the user's email; for a pending invitation, the email
+	// invited.
+	UserEmail string
+	UserName  string // read-only: the user's name, filled in on reads
+	Role      Role
+	// Overrides is a JSON object the store keeps as given, or nil.
+	Overrides []byte
+	CreatedAt time.Time
 }
+
+// Pending reports whether the record is an invitation that waits for an
+// account with its email.
+func (pu PropertyUser) Pending() bool { return pu.UserID == "" }
 
 // PropertyOrder is the sort key of a property list. Ties are broken by id,
 // ascending, whatever the direction.
@@ -221,7 +233,8 @@ type PropertyQuery struct {
 // and atomic: a method that writes several records writes all or none.
 type Store interface {
 	// CreateUser stores a new user. ErrAlreadyExists if the email is taken
-	// in any letter case.
+	// in any letter case. Pending invitations of the email (in any letter
+	// case) take effect in the same step.
 	CreateUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByEmail finds a user by email, ignoring letter case.
@@ -282,9 +295,12 @@ type Store interface {
 	// ListProperties returns a page of the properties q selects, in the
 	// order q asks for, and the number selected across all pages.
 	ListProperties(ctx context.Context, q PropertyQuery) ([]Property, int, error)
-	// UpdateProperty replaces every attribute of an existing property but
-	// ID, IsActive and CreatedAt, and returns the stored result.
-	UpdateProperty(ctx context.Context, p Property) (Property, error)
+	// UpdateProperty changes a property by read, apply, write in one
+	// transaction: apply gets the stored property and changes it in place
+	// (every attribute but ID, IsActive and CreatedAt is written back); an
+	// error from apply is returned as it is and nothing is written.
+	// Concurrent updates of one property are serialized, so none is lost.
+	UpdateProperty(ctx context.Context, id string, apply func(*Property) error) (Property, error)
 	// DeleteProperty deletes a property, every user's access to it, and
 	// removes it from every key's scope.
 	DeleteProperty(ctx context.Context, id string) error
@@ -292,17 +308,22 @@ type Store interface {
 	// user cannot access it (a missing property included).
 	PropertyRole(ctx context.Context, userID, propertyID string) (Role, error)
 
-	// AddPropertyUser gives a user access to a property. ErrNotFound if the
-	// property or user does not exist; ErrAlreadyExists if the user already
-	// has access.
-	AddPropertyUser(ctx context.Context, pu PropertyUser) error
+	// AddPropertyUser gives a user access to a property and returns the
+	// stored record. The user is pu.UserID when set; otherwise the account
+	// whose email is pu.UserEmail (in any letter case), and when there is
+	// none the record is a pending invitation of that email. ErrNotFound if
+	// the property or a given UserID does not exist; ErrAlreadyExists if
+	// the user (or the pending email) already has a record.
+	AddPropertyUser(ctx context.Context, pu PropertyUser) (PropertyUser, error)
 	GetPropertyUser(ctx context.Context, id string) (PropertyUser, error)
-	// ListPropertyUsers returns everyone with access to a property, oldest
-	// first (ties by id); ErrNotFound if the property does not exist.
-	ListPropertyUsers(ctx context.Context, propertyID string) ([]PropertyUser, error)
-	// SetPropertyUserRole changes a role and returns the record.
+	// ListPropertyUsers returns a page of the records of a property, oldest
+	// first (ties by id), and their number across all pages; ErrNotFound
+	// if the property does not exist. Limit 0 means no limit.
+	ListPropertyUsers(ctx context.Context, propertyID string, offset, limit int) ([]PropertyUser, int, error)
+	// UpdatePropertyUser changes the role (unless role is "") and the
+	// overrides (unless overrides is nil) of a record and returns it.
 	// ErrLastOwner if it would demote the property's last owner.
-	SetPropertyUserRole(ctx context.Context, id string, role Role) (PropertyUser, error)
+	UpdatePropertyUser(ctx context.Context, id string, role Role, overrides []byte) (PropertyUser, error)
 	// RemovePropertyUser withdraws access. ErrLastOwner if it is the
 	// property's last owner. Concurrent changes never leave a property
 	// without an owner.

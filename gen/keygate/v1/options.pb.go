@@ -163,6 +163,153 @@ func (x *AuthRule) GetRead() bool {
 	return false
 }
 
+// Resource says how a message looks on the REST gateway.
+type Resource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The "type" of the resource on REST. Empty: the message name in
+	// snake_case (ApiKey → "api_key").
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The message is the body of a Channex resource (a property, an invite):
+	// attributes it does not know are ignored and named in
+	// meta.ignored_attributes of the response, as Channex does, and so is
+	// everything below it. keygate's own bodies stay strict: an unknown
+	// attribute is a 400.
+	Lenient bool `protobuf:"varint,2,opt,name=lenient,proto3" json:"lenient,omitempty"`
+	// Attributes of the resource that clients may send back (a GET, edit,
+	// PUT round trip) but cannot change: ignored without being named.
+	ReadOnly      []string `protobuf:"bytes,3,rep,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_keygate_v1_options_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_options_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_options_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Resource) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Resource) GetLenient() bool {
+	if x != nil {
+		return x.Lenient
+	}
+	return false
+}
+
+func (x *Resource) GetReadOnly() []string {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return nil
+}
+
+// Field says how a field looks on the REST gateway.
+type Field struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field is written under "relationships" of its resource, as
+	// {"data": …}, instead of under "attributes". Each related record is
+	// written as its id, its type and its other fields.
+	Relationship bool `protobuf:"varint,1,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	// A string field that also accepts a JSON number, kept as the number's
+	// decimal text (e.g. latitude 51.5 → "51.5").
+	NumberAsString bool `protobuf:"varint,2,opt,name=number_as_string,json=numberAsString,proto3" json:"number_as_string,omitempty"`
+	// An unset optional field is left out instead of being null (the
+	// plaintext of an API key, which only its create response carries).
+	OmitUnset bool `protobuf:"varint,3,opt,name=omit_unset,json=omitUnset,proto3" json:"omit_unset,omitempty"`
+	// The name on REST, when it is not the field name.
+	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Field) Reset() {
+	*x = Field{}
+	mi := &file_keygate_v1_options_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Field) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Field) ProtoMessage() {}
+
+func (x *Field) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_options_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Field.ProtoReflect.Descriptor instead.
+func (*Field) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_options_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Field) GetRelationship() bool {
+	if x != nil {
+		return x.Relationship
+	}
+	return false
+}
+
+func (x *Field) GetNumberAsString() bool {
+	if x != nil {
+		return x.NumberAsString
+	}
+	return false
+}
+
+func (x *Field) GetOmitUnset() bool {
+	if x != nil {
+		return x.OmitUnset
+	}
+	return false
+}
+
+func (x *Field) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var file_keygate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -170,6 +317,22 @@ var file_keygate_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Field:         51001,
 		Name:          "keygate.v1.auth",
 		Tag:           "bytes,51001,opt,name=auth",
+		Filename:      "keygate/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
+		ExtensionType: (*Resource)(nil),
+		Field:         51002,
+		Name:          "keygate.v1.resource",
+		Tag:           "bytes,51002,opt,name=resource",
+		Filename:      "keygate/v1/options.proto",
+	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*Field)(nil),
+		Field:         51003,
+		Name:          "keygate.v1.field",
+		Tag:           "bytes,51003,opt,name=field",
 		Filename:      "keygate/v1/options.proto",
 	},
 }
@@ -182,6 +345,18 @@ var (
 	E_Auth = &file_keygate_v1_options_proto_extTypes[0]
 )
 
+// Extension fields to descriptorpb.MessageOptions.
+var (
+	// optional keygate.v1.Resource resource = 51002;
+	E_Resource = &file_keygate_v1_options_proto_extTypes[1]
+)
+
+// Extension fields to descriptorpb.FieldOptions.
+var (
+	// optional keygate.v1.Field field = 51003;
+	E_Field = &file_keygate_v1_options_proto_extTypes[2]
+)
+
 var File_keygate_v1_options_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_options_proto_rawDesc = "" +
@@ -192,7 +367,17 @@ const file_keygate_v1_options_proto_rawDesc = "" +
 	"\x05allow\x18\x01 \x03(\x0e2\x16.keygate.v1.CredentialR\x05allow\x12%\n" +
 	"\x0eproperty_field\x18\x02 \x01(\tR\rpropertyField\x120\n" +
 	"\x14needs_all_properties\x18\x03 \x01(\bR\x12needsAllProperties\x12\x12\n" +
-	"\x04read\x18\x04 \x01(\bR\x04read*\x85\x01\n" +
+	"\x04read\x18\x04 \x01(\bR\x04read\"U\n" +
+	"\bResource\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
+	"\alenient\x18\x02 \x01(\bR\alenient\x12\x1b\n" +
+	"\tread_only\x18\x03 \x03(\tR\breadOnly\"\x88\x01\n" +
+	"\x05Field\x12\"\n" +
+	"\frelationship\x18\x01 \x01(\bR\frelationship\x12(\n" +
+	"\x10number_as_string\x18\x02 \x01(\bR\x0enumberAsString\x12\x1d\n" +
+	"\n" +
+	"omit_unset\x18\x03 \x01(\bR\tomitUnset\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name*\x85\x01\n" +
 	"\n" +
 	"Credential\x12\x1a\n" +
 	"\x16CREDENTIAL_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -200,7 +385,9 @@ const file_keygate_v1_options_proto_rawDesc = "" +
 	"\x12CREDENTIAL_SESSION\x10\x02\x12\x16\n" +
 	"\x12CREDENTIAL_API_KEY\x10\x03\x12\x14\n" +
 	"\x10CREDENTIAL_ADMIN\x10\x04:J\n" +
-	"\x04auth\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\v2\x14.keygate.v1.AuthRuleR\x04authB5Z3github.com/keygate/keygate/gen/keygate/v1;keygatev1b\x06proto3"
+	"\x04auth\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\v2\x14.keygate.v1.AuthRuleR\x04auth:S\n" +
+	"\bresource\x12\x1f.google.protobuf.MessageOptions\x18\xba\x8e\x03 \x01(\v2\x14.keygate.v1.ResourceR\bresource:H\n" +
+	"\x05field\x12\x1d.google.protobuf.FieldOptions\x18\xbb\x8e\x03 \x01(\v2\x11.keygate.v1.FieldR\x05fieldB5Z3github.com/keygate/keygate/gen/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_options_proto_rawDescOnce sync.Once
@@ -215,20 +402,28 @@ func file_keygate_v1_options_proto_rawDescGZIP() []byte {
 }
 
 var file_keygate_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_keygate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_keygate_v1_options_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_keygate_v1_options_proto_goTypes = []any{
-	(Credential)(0),                    // 0: keygate.v1.Credential
-	(*AuthRule)(nil),                   // 1: keygate.v1.AuthRule
-	(*descriptorpb.MethodOptions)(nil), // 2: google.protobuf.MethodOptions
+	(Credential)(0),                     // 0: keygate.v1.Credential
+	(*AuthRule)(nil),                    // 1: keygate.v1.AuthRule
+	(*Resource)(nil),                    // 2: keygate.v1.Resource
+	(*Field)(nil),                       // 3: keygate.v1.Field
+	(*descriptorpb.MethodOptions)(nil),  // 4: google.protobuf.MethodOptions
+	(*descriptorpb.MessageOptions)(nil), // 5: google.protobuf.MessageOptions
+	(*descriptorpb.FieldOptions)(nil),   // 6: google.protobuf.FieldOptions
 }
 var file_keygate_v1_options_proto_depIdxs = []int32{
 	0, // 0: keygate.v1.AuthRule.allow:type_name -> keygate.v1.Credential
-	2, // 1: keygate.v1.auth:extendee -> google.protobuf.MethodOptions
-	1, // 2: keygate.v1.auth:type_name -> keygate.v1.AuthRule
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	2, // [2:3] is the sub-list for extension type_name
-	1, // [1:2] is the sub-list for extension extendee
+	4, // 1: keygate.v1.auth:extendee -> google.protobuf.MethodOptions
+	5, // 2: keygate.v1.resource:extendee -> google.protobuf.MessageOptions
+	6, // 3: keygate.v1.field:extendee -> google.protobuf.FieldOptions
+	1, // 4: keygate.v1.auth:type_name -> keygate.v1.AuthRule
+	2, // 5: keygate.v1.resource:type_name -> keygate.v1.Resource
+	3, // 6: keygate.v1.field:type_name -> keygate.v1.Field
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	4, // [4:7] is the sub-list for extension type_name
+	1, // [1:4] is the sub-list for extension extendee
 	0, // [0:1] is the sub-list for field type_name
 }
 
@@ -243,8 +438,8 @@ func file_keygate_v1_options_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_options_proto_rawDesc), len(file_keygate_v1_options_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   1,
-			NumExtensions: 1,
+			NumMessages:   3,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_keygate_v1_options_proto_goTypes,

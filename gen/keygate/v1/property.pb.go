@@ -10,8 +10,8 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
-	wrapperspb "google.golang.org/protobuf/types/known/wrapperspb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -25,41 +25,52 @@ const (
 )
 
 // Property is a hotel or other lodging, with the attributes of a Channex
-// property. Unset strings are empty.
+// property. Unset optional attributes are absent (null on REST).
 type Property struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Required, at most 255 characters.
+	// At most 255 characters.
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	// Required, an ISO 4217 currency code such as "EUR".
+	// An ISO 4217 currency code such as "EUR".
 	Currency  string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	Email     string                 `protobuf:"bytes,6,opt,name=email,proto3" json:"email,omitempty"`
-	Phone     string                 `protobuf:"bytes,7,opt,name=phone,proto3" json:"phone,omitempty"`
-	ZipCode   string                 `protobuf:"bytes,8,opt,name=zip_code,json=zipCode,proto3" json:"zip_code,omitempty"`
+	Email     *string                `protobuf:"bytes,6,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	Phone     *string                `protobuf:"bytes,7,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	ZipCode   *string                `protobuf:"bytes,8,opt,name=zip_code,json=zipCode,proto3,oneof" json:"zip_code,omitempty"`
 	// ISO 3166-1 alpha-2, e.g. "GB".
-	Country string `protobuf:"bytes,9,opt,name=country,proto3" json:"country,omitempty"`
-	State   string `protobuf:"bytes,10,opt,name=state,proto3" json:"state,omitempty"`
-	City    string `protobuf:"bytes,11,opt,name=city,proto3" json:"city,omitempty"`
-	Address string `protobuf:"bytes,12,opt,name=address,proto3" json:"address,omitempty"`
+	Country *string `protobuf:"bytes,9,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	State   *string `protobuf:"bytes,10,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	City    *string `protobuf:"bytes,11,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	Address *string `protobuf:"bytes,12,opt,name=address,proto3,oneof" json:"address,omitempty"`
 	// Decimal degrees, -180..180, at most 7 decimal places, e.g. "-0.1277583".
-	Longitude string `protobuf:"bytes,13,opt,name=longitude,proto3" json:"longitude,omitempty"`
+	Longitude *string `protobuf:"bytes,13,opt,name=longitude,proto3,oneof" json:"longitude,omitempty"`
 	// Decimal degrees, -90..90, at most 7 decimal places.
-	Latitude string `protobuf:"bytes,14,opt,name=latitude,proto3" json:"latitude,omitempty"`
+	Latitude *string `protobuf:"bytes,14,opt,name=latitude,proto3,oneof" json:"latitude,omitempty"`
 	// An IANA time zone name, e.g. "Europe/London".
-	Timezone string `protobuf:"bytes,15,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	Timezone *string `protobuf:"bytes,15,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
 	// One of apart_hotel, apartment, boat, camping, capsule_hotel, chalet,
 	// country_house, farm_stay, guest_house, holiday_home, holiday_park,
 	// homestay, hostel, hotel, inn, lodge, motel, resort, riad, ryokan, tent,
 	// villa.
-	PropertyType string            `protobuf:"bytes,16,opt,name=property_type,json=propertyType,proto3" json:"property_type,omitempty"`
+	PropertyType *string           `protobuf:"bytes,16,opt,name=property_type,json=propertyType,proto3,oneof" json:"property_type,omitempty"`
 	Settings     *PropertySettings `protobuf:"bytes,17,opt,name=settings,proto3" json:"settings,omitempty"`
 	Content      *PropertyContent  `protobuf:"bytes,18,opt,name=content,proto3" json:"content,omitempty"`
-	// Read-only.
-	IsActive      bool `protobuf:"varint,19,opt,name=is_active,json=isActive,proto3" json:"is_active,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Read-only; always true.
+	IsActive bool `protobuf:"varint,19,opt,name=is_active,json=isActive,proto3" json:"is_active,omitempty"`
+	// http or https URLs.
+	LogoUrl *string `protobuf:"bytes,20,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	Website *string `protobuf:"bytes,21,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// Facility ids, in the order given.
+	Facilities []string `protobuf:"bytes,22,rep,name=facilities,proto3" json:"facilities,omitempty"`
+	// Read-only; always 0: keygate connects no channels.
+	AccChannelsCount int32 `protobuf:"varint,23,opt,name=acc_channels_count,json=accChannelsCount,proto3" json:"acc_channels_count,omitempty"`
+	// The groups the property belongs to.
+	Groups []*RelatedGroup `protobuf:"bytes,24,rep,name=groups,proto3" json:"groups,omitempty"`
+	// The facilities again, as related records (Channex has both).
+	FacilityRecords []*RelatedFacility `protobuf:"bytes,25,rep,name=facility_records,json=facilityRecords,proto3" json:"facility_records,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Property) Reset() {
@@ -128,78 +139,78 @@ func (x *Property) GetUpdatedAt() *timestamppb.Timestamp {
 }
 
 func (x *Property) GetEmail() string {
-	if x != nil {
-		return x.Email
+	if x != nil && x.Email != nil {
+		return *x.Email
 	}
 	return ""
 }
 
 func (x *Property) GetPhone() string {
-	if x != nil {
-		return x.Phone
+	if x != nil && x.Phone != nil {
+		return *x.Phone
 	}
 	return ""
 }
 
 func (x *Property) GetZipCode() string {
-	if x != nil {
-		return x.ZipCode
+	if x != nil && x.ZipCode != nil {
+		return *x.ZipCode
 	}
 	return ""
 }
 
 func (x *Property) GetCountry() string {
-	if x != nil {
-		return x.Country
+	if x != nil && x.Country != nil {
+		return *x.Country
 	}
 	return ""
 }
 
 func (x *Property) GetState() string {
-	if x != nil {
-		return x.State
+	if x != nil && x.State != nil {
+		return *x.State
 	}
 	return ""
 }
 
 func (x *Property) GetCity() string {
-	if x != nil {
-		return x.City
+	if x != nil && x.City != nil {
+		return *x.City
 	}
 	return ""
 }
 
 func (x *Property) GetAddress() string {
-	if x != nil {
-		return x.Address
+	if x != nil && x.Address != nil {
+		return *x.Address
 	}
 	return ""
 }
 
 func (x *Property) GetLongitude() string {
-	if x != nil {
-		return x.Longitude
+	if x != nil && x.Longitude != nil {
+		return *x.Longitude
 	}
 	return ""
 }
 
 func (x *Property) GetLatitude() string {
-	if x != nil {
-		return x.Latitude
+	if x != nil && x.Latitude != nil {
+		return *x.Latitude
 	}
 	return ""
 }
 
 func (x *Property) GetTimezone() string {
-	if x != nil {
-		return x.Timezone
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
 	}
 	return ""
 }
 
 func (x *Property) GetPropertyType() string {
-	if x != nil {
-		return x.PropertyType
+	if x != nil && x.PropertyType != nil {
+		return *x.PropertyType
 	}
 	return ""
 }
@@ -225,31 +236,172 @@ func (x *Property) GetIsActive() bool {
 	return false
 }
 
+func (x *Property) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *Property) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *Property) GetFacilities() []string {
+	if x != nil {
+		return x.Facilities
+	}
+	return nil
+}
+
+func (x *Property) GetAccChannelsCount() int32 {
+	if x != nil {
+		return x.AccChannelsCount
+	}
+	return 0
+}
+
+func (x *Property) GetGroups() []*RelatedGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *Property) GetFacilityRecords() []*RelatedFacility {
+	if x != nil {
+		return x.FacilityRecords
+	}
+	return nil
+}
+
+// RelatedGroup is a group a resource belongs to.
+type RelatedGroup struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Id            string                   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Attributes    *RelatedGroup_Attributes `protobuf:"bytes,2,opt,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedGroup) Reset() {
+	*x = RelatedGroup{}
+	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedGroup) ProtoMessage() {}
+
+func (x *RelatedGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedGroup.ProtoReflect.Descriptor instead.
+func (*RelatedGroup) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RelatedGroup) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RelatedGroup) GetAttributes() *RelatedGroup_Attributes {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// RelatedFacility is a facility of a property.
+type RelatedFacility struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedFacility) Reset() {
+	*x = RelatedFacility{}
+	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedFacility) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedFacility) ProtoMessage() {}
+
+func (x *RelatedFacility) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedFacility.ProtoReflect.Descriptor instead.
+func (*RelatedFacility) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RelatedFacility) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // PropertySettings are a property's booking rules.
 type PropertySettings struct {
-	state                                     protoimpl.MessageState `protogen:"open.v1"`
-	AllowAvailabilityAutoupdateOnConfirmation bool                   `protobuf:"varint,1,opt,name=allow_availability_autoupdate_on_confirmation,json=allowAvailabilityAutoupdateOnConfirmation,proto3" json:"allow_availability_autoupdate_on_confirmation,omitempty"`
-	AllowAvailabilityAutoupdateOnModification bool                   `protobuf:"varint,2,opt,name=allow_availability_autoupdate_on_modification,json=allowAvailabilityAutoupdateOnModification,proto3" json:"allow_availability_autoupdate_on_modification,omitempty"`
-	AllowAvailabilityAutoupdateOnCancellation bool                   `protobuf:"varint,3,opt,name=allow_availability_autoupdate_on_cancellation,json=allowAvailabilityAutoupdateOnCancellation,proto3" json:"allow_availability_autoupdate_on_cancellation,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Always true, as in Channex.
+	AllowAvailabilityAutoupdateOnConfirmation bool `protobuf:"varint,1,opt,name=allow_availability_autoupdate_on_confirmation,json=allowAvailabilityAutoupdateOnConfirmation,proto3" json:"allow_availability_autoupdate_on_confirmation,omitempty"`
+	AllowAvailabilityAutoupdateOnModification bool `protobuf:"varint,2,opt,name=allow_availability_autoupdate_on_modification,json=allowAvailabilityAutoupdateOnModification,proto3" json:"allow_availability_autoupdate_on_modification,omitempty"`
+	AllowAvailabilityAutoupdateOnCancellation bool `protobuf:"varint,3,opt,name=allow_availability_autoupdate_on_cancellation,json=allowAvailabilityAutoupdateOnCancellation,proto3" json:"allow_availability_autoupdate_on_cancellation,omitempty"`
 	// "both", "arrival" or "through".
 	MinStayType string `protobuf:"bytes,4,opt,name=min_stay_type,json=minStayType,proto3" json:"min_stay_type,omitempty"`
-	// Decimal strings; min_price <= max_price when both are set.
-	MinPrice string `protobuf:"bytes,5,opt,name=min_price,json=minPrice,proto3" json:"min_price,omitempty"`
-	MaxPrice string `protobuf:"bytes,6,opt,name=max_price,json=maxPrice,proto3" json:"max_price,omitempty"`
-	// Days of availability kept, 100..730. Zero on input means 500.
+	// Decimal strings with the currency's decimal places, e.g. "100.00".
+	MinPrice *string `protobuf:"bytes,5,opt,name=min_price,json=minPrice,proto3,oneof" json:"min_price,omitempty"`
+	MaxPrice *string `protobuf:"bytes,6,opt,name=max_price,json=maxPrice,proto3,oneof" json:"max_price,omitempty"`
+	// Days of availability kept, 100..730.
 	StateLength int32 `protobuf:"varint,7,opt,name=state_length,json=stateLength,proto3" json:"state_length,omitempty"`
 	// HH:MM:SS on a 30-minute step, e.g. "18:30:00".
 	CutOffTime string `protobuf:"bytes,8,opt,name=cut_off_time,json=cutOffTime,proto3" json:"cut_off_time,omitempty"`
 	CutOffDays int32  `protobuf:"varint,9,opt,name=cut_off_days,json=cutOffDays,proto3" json:"cut_off_days,omitempty"`
-	// Days ahead that can be booked, or null for no limit.
-	MaxDayAdvance *wrapperspb.Int32Value `protobuf:"bytes,10,opt,name=max_day_advance,json=maxDayAdvance,proto3" json:"max_day_advance,omitempty"`
+	// Days ahead that can be booked; absent for no limit.
+	MaxDayAdvance *int32 `protobuf:"varint,10,opt,name=max_day_advance,json=maxDayAdvance,proto3,oneof" json:"max_day_advance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PropertySettings) Reset() {
 	*x = PropertySettings{}
-	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +413,7 @@ func (x *PropertySettings) String() string {
 func (*PropertySettings) ProtoMessage() {}
 
 func (x *PropertySettings) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +426,7 @@ func (x *PropertySettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertySettings.ProtoReflect.Descriptor instead.
 func (*PropertySettings) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{1}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PropertySettings) GetAllowAvailabilityAutoupdateOnConfirmation() bool {
@@ -306,15 +458,15 @@ func (x *PropertySettings) GetMinStayType() string {
 }
 
 func (x *PropertySettings) GetMinPrice() string {
-	if x != nil {
-		return x.MinPrice
+	if x != nil && x.MinPrice != nil {
+		return *x.MinPrice
 	}
 	return ""
 }
 
 func (x *PropertySettings) GetMaxPrice() string {
-	if x != nil {
-		return x.MaxPrice
+	if x != nil && x.MaxPrice != nil {
+		return *x.MaxPrice
 	}
 	return ""
 }
@@ -340,29 +492,26 @@ func (x *PropertySettings) GetCutOffDays() int32 {
 	return 0
 }
 
-func (x *PropertySettings) GetMaxDayAdvance() *wrapperspb.Int32Value {
-	if x != nil {
-		return x.MaxDayAdvance
+func (x *PropertySettings) GetMaxDayAdvance() int32 {
+	if x != nil && x.MaxDayAdvance != nil {
+		return *x.MaxDayAdvance
 	}
-	return nil
+	return 0
 }
 
 // PropertyContent is a property's descriptive content.
 type PropertyContent struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
-	Description          string                 `protobuf:"bytes,1,opt,name=description,proto3" json:"description,omitempty"`
-	ImportantInformation string                 `protobuf:"bytes,2,opt,name=important_information,json=importantInformation,proto3" json:"important_information,omitempty"`
+	Description          *string                `protobuf:"bytes,1,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	ImportantInformation *string                `protobuf:"bytes,2,opt,name=important_information,json=importantInformation,proto3,oneof" json:"important_information,omitempty"`
 	Photos               []*PropertyPhoto       `protobuf:"bytes,3,rep,name=photos,proto3" json:"photos,omitempty"`
-	// http or https URLs.
-	LogoUrl       string `protobuf:"bytes,4,opt,name=logo_url,json=logoUrl,proto3" json:"logo_url,omitempty"`
-	Website       string `protobuf:"bytes,5,opt,name=website,proto3" json:"website,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PropertyContent) Reset() {
 	*x = PropertyContent{}
-	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -374,7 +523,7 @@ func (x *PropertyContent) String() string {
 func (*PropertyContent) ProtoMessage() {}
 
 func (x *PropertyContent) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -387,19 +536,19 @@ func (x *PropertyContent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyContent.ProtoReflect.Descriptor instead.
 func (*PropertyContent) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{2}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PropertyContent) GetDescription() string {
-	if x != nil {
-		return x.Description
+	if x != nil && x.Description != nil {
+		return *x.Description
 	}
 	return ""
 }
 
 func (x *PropertyContent) GetImportantInformation() string {
-	if x != nil {
-		return x.ImportantInformation
+	if x != nil && x.ImportantInformation != nil {
+		return *x.ImportantInformation
 	}
 	return ""
 }
@@ -411,29 +560,15 @@ func (x *PropertyContent) GetPhotos() []*PropertyPhoto {
 	return nil
 }
 
-func (x *PropertyContent) GetLogoUrl() string {
-	if x != nil {
-		return x.LogoUrl
-	}
-	return ""
-}
-
-func (x *PropertyContent) GetWebsite() string {
-	if x != nil {
-		return x.Website
-	}
-	return ""
-}
-
 // PropertyPhoto is one photo of a property.
 type PropertyPhoto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An http or https URL. Required.
-	Url         string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
-	Position    int32  `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
-	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	Author      string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
-	// "photo", "ad" or "menu".
+	Url         string  `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Position    int32   `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	Description *string `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	Author      *string `protobuf:"bytes,4,opt,name=author,proto3,oneof" json:"author,omitempty"`
+	// "photo" (the default), "ad" or "menu".
 	Kind          string `protobuf:"bytes,5,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -441,7 +576,7 @@ type PropertyPhoto struct {
 
 func (x *PropertyPhoto) Reset() {
 	*x = PropertyPhoto{}
-	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +588,7 @@ func (x *PropertyPhoto) String() string {
 func (*PropertyPhoto) ProtoMessage() {}
 
 func (x *PropertyPhoto) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +601,7 @@ func (x *PropertyPhoto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyPhoto.ProtoReflect.Descriptor instead.
 func (*PropertyPhoto) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PropertyPhoto) GetUrl() string {
@@ -484,15 +619,15 @@ func (x *PropertyPhoto) GetPosition() int32 {
 }
 
 func (x *PropertyPhoto) GetDescription() string {
-	if x != nil {
-		return x.Description
+	if x != nil && x.Description != nil {
+		return *x.Description
 	}
 	return ""
 }
 
 func (x *PropertyPhoto) GetAuthor() string {
-	if x != nil {
-		return x.Author
+	if x != nil && x.Author != nil {
+		return *x.Author
 	}
 	return ""
 }
@@ -504,32 +639,38 @@ func (x *PropertyPhoto) GetKind() string {
 	return ""
 }
 
-// PropertyInput holds the writable attributes of a property. On update,
-// every attribute is replaced: an omitted one is cleared.
+// PropertyInput holds the writable attributes of a property. On create,
+// unset ones take their defaults. On update, see UpdatePropertyRequest.
 type PropertyInput struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Title         string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
-	Currency      string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
-	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	Phone         string                 `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
-	ZipCode       string                 `protobuf:"bytes,5,opt,name=zip_code,json=zipCode,proto3" json:"zip_code,omitempty"`
-	Country       string                 `protobuf:"bytes,6,opt,name=country,proto3" json:"country,omitempty"`
-	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	City          string                 `protobuf:"bytes,8,opt,name=city,proto3" json:"city,omitempty"`
-	Address       string                 `protobuf:"bytes,9,opt,name=address,proto3" json:"address,omitempty"`
-	Longitude     string                 `protobuf:"bytes,10,opt,name=longitude,proto3" json:"longitude,omitempty"`
-	Latitude      string                 `protobuf:"bytes,11,opt,name=latitude,proto3" json:"latitude,omitempty"`
-	Timezone      string                 `protobuf:"bytes,12,opt,name=timezone,proto3" json:"timezone,omitempty"`
-	PropertyType  string                 `protobuf:"bytes,13,opt,name=property_type,json=propertyType,proto3" json:"property_type,omitempty"`
-	Settings      *PropertySettings      `protobuf:"bytes,14,opt,name=settings,proto3" json:"settings,omitempty"`
-	Content       *PropertyContent       `protobuf:"bytes,15,opt,name=content,proto3" json:"content,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required on create.
+	Title *string `protobuf:"bytes,1,opt,name=title,proto3,oneof" json:"title,omitempty"`
+	// Required on create.
+	Currency     *string                `protobuf:"bytes,2,opt,name=currency,proto3,oneof" json:"currency,omitempty"`
+	Email        *string                `protobuf:"bytes,3,opt,name=email,proto3,oneof" json:"email,omitempty"`
+	Phone        *string                `protobuf:"bytes,4,opt,name=phone,proto3,oneof" json:"phone,omitempty"`
+	ZipCode      *string                `protobuf:"bytes,5,opt,name=zip_code,json=zipCode,proto3,oneof" json:"zip_code,omitempty"`
+	Country      *string                `protobuf:"bytes,6,opt,name=country,proto3,oneof" json:"country,omitempty"`
+	State        *string                `protobuf:"bytes,7,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	City         *string                `protobuf:"bytes,8,opt,name=city,proto3,oneof" json:"city,omitempty"`
+	Address      *string                `protobuf:"bytes,9,opt,name=address,proto3,oneof" json:"address,omitempty"`
+	Longitude    *string                `protobuf:"bytes,10,opt,name=longitude,proto3,oneof" json:"longitude,omitempty"`
+	Latitude     *string                `protobuf:"bytes,11,opt,name=latitude,proto3,oneof" json:"latitude,omitempty"`
+	Timezone     *string                `protobuf:"bytes,12,opt,name=timezone,proto3,oneof" json:"timezone,omitempty"`
+	PropertyType *string                `protobuf:"bytes,13,opt,name=property_type,json=propertyType,proto3,oneof" json:"property_type,omitempty"`
+	Settings     *PropertySettingsInput `protobuf:"bytes,14,opt,name=settings,proto3" json:"settings,omitempty"`
+	Content      *PropertyContentInput  `protobuf:"bytes,15,opt,name=content,proto3" json:"content,omitempty"`
+	LogoUrl      *string                `protobuf:"bytes,16,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
+	Website      *string                `protobuf:"bytes,17,opt,name=website,proto3,oneof" json:"website,omitempty"`
+	// Facility ids (UUIDs), no duplicates.
+	Facilities    []string `protobuf:"bytes,18,rep,name=facilities,proto3" json:"facilities,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PropertyInput) Reset() {
 	*x = PropertyInput{}
-	mi := &file_keygate_v1_property_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +682,7 @@ func (x *PropertyInput) String() string {
 func (*PropertyInput) ProtoMessage() {}
 
 func (x *PropertyInput) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,110 +695,398 @@ func (x *PropertyInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyInput.ProtoReflect.Descriptor instead.
 func (*PropertyInput) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PropertyInput) GetTitle() string {
-	if x != nil {
-		return x.Title
+	if x != nil && x.Title != nil {
+		return *x.Title
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetCurrency() string {
-	if x != nil {
-		return x.Currency
+	if x != nil && x.Currency != nil {
+		return *x.Currency
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetEmail() string {
-	if x != nil {
-		return x.Email
+	if x != nil && x.Email != nil {
+		return *x.Email
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetPhone() string {
-	if x != nil {
-		return x.Phone
+	if x != nil && x.Phone != nil {
+		return *x.Phone
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetZipCode() string {
-	if x != nil {
-		return x.ZipCode
+	if x != nil && x.ZipCode != nil {
+		return *x.ZipCode
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetCountry() string {
-	if x != nil {
-		return x.Country
+	if x != nil && x.Country != nil {
+		return *x.Country
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetState() string {
-	if x != nil {
-		return x.State
+	if x != nil && x.State != nil {
+		return *x.State
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetCity() string {
-	if x != nil {
-		return x.City
+	if x != nil && x.City != nil {
+		return *x.City
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetAddress() string {
-	if x != nil {
-		return x.Address
+	if x != nil && x.Address != nil {
+		return *x.Address
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetLongitude() string {
-	if x != nil {
-		return x.Longitude
+	if x != nil && x.Longitude != nil {
+		return *x.Longitude
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetLatitude() string {
-	if x != nil {
-		return x.Latitude
+	if x != nil && x.Latitude != nil {
+		return *x.Latitude
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetTimezone() string {
-	if x != nil {
-		return x.Timezone
+	if x != nil && x.Timezone != nil {
+		return *x.Timezone
 	}
 	return ""
 }
 
 func (x *PropertyInput) GetPropertyType() string {
-	if x != nil {
-		return x.PropertyType
+	if x != nil && x.PropertyType != nil {
+		return *x.PropertyType
 	}
 	return ""
 }
 
-func (x *PropertyInput) GetSettings() *PropertySettings {
+func (x *PropertyInput) GetSettings() *PropertySettingsInput {
 	if x != nil {
 		return x.Settings
 	}
 	return nil
 }
 
-func (x *PropertyInput) GetContent() *PropertyContent {
+func (x *PropertyInput) GetContent() *PropertyContentInput {
 	if x != nil {
 		return x.Content
+	}
+	return nil
+}
+
+func (x *PropertyInput) GetLogoUrl() string {
+	if x != nil && x.LogoUrl != nil {
+		return *x.LogoUrl
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetWebsite() string {
+	if x != nil && x.Website != nil {
+		return *x.Website
+	}
+	return ""
+}
+
+func (x *PropertyInput) GetFacilities() []string {
+	if x != nil {
+		return x.Facilities
+	}
+	return nil
+}
+
+// PropertySettingsInput holds the writable settings.
+type PropertySettingsInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Can only be true.
+	AllowAvailabilityAutoupdateOnConfirmation *bool   `protobuf:"varint,1,opt,name=allow_availability_autoupdate_on_confirmation,json=allowAvailabilityAutoupdateOnConfirmation,proto3,oneof" json:"allow_availability_autoupdate_on_confirmation,omitempty"`
+	AllowAvailabilityAutoupdateOnModification *bool   `protobuf:"varint,2,opt,name=allow_availability_autoupdate_on_modification,json=allowAvailabilityAutoupdateOnModification,proto3,oneof" json:"allow_availability_autoupdate_on_modification,omitempty"`
+	AllowAvailabilityAutoupdateOnCancellation *bool   `protobuf:"varint,3,opt,name=allow_availability_autoupdate_on_cancellation,json=allowAvailabilityAutoupdateOnCancellation,proto3,oneof" json:"allow_availability_autoupdate_on_cancellation,omitempty"`
+	MinStayType                               *string `protobuf:"bytes,4,opt,name=min_stay_type,json=minStayType,proto3,oneof" json:"min_stay_type,omitempty"`
+	MinPrice                                  *Price  `protobuf:"bytes,5,opt,name=min_price,json=minPrice,proto3" json:"min_price,omitempty"`
+	MaxPrice                                  *Price  `protobuf:"bytes,6,opt,name=max_price,json=maxPrice,proto3" json:"max_price,omitempty"`
+	StateLength                               *int32  `protobuf:"varint,7,opt,name=state_length,json=stateLength,proto3,oneof" json:"state_length,omitempty"`
+	CutOffTime                                *string `protobuf:"bytes,8,opt,name=cut_off_time,json=cutOffTime,proto3,oneof" json:"cut_off_time,omitempty"`
+	CutOffDays                                *int32  `protobuf:"varint,9,opt,name=cut_off_days,json=cutOffDays,proto3,oneof" json:"cut_off_days,omitempty"`
+	MaxDayAdvance                             *int32  `protobuf:"varint,10,opt,name=max_day_advance,json=maxDayAdvance,proto3,oneof" json:"max_day_advance,omitempty"`
+	unknownFields                             protoimpl.UnknownFields
+	sizeCache                                 protoimpl.SizeCache
+}
+
+func (x *PropertySettingsInput) Reset() {
+	*x = PropertySettingsInput{}
+	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertySettingsInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertySettingsInput) ProtoMessage() {}
+
+func (x *PropertySettingsInput) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertySettingsInput.ProtoReflect.Descriptor instead.
+func (*PropertySettingsInput) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PropertySettingsInput) GetAllowAvailabilityAutoupdateOnConfirmation() bool {
+	if x != nil && x.AllowAvailabilityAutoupdateOnConfirmation != nil {
+		return *x.AllowAvailabilityAutoupdateOnConfirmation
+	}
+	return false
+}
+
+func (x *PropertySettingsInput) GetAllowAvailabilityAutoupdateOnModification() bool {
+	if x != nil && x.AllowAvailabilityAutoupdateOnModification != nil {
+		return *x.AllowAvailabilityAutoupdateOnModification
+	}
+	return false
+}
+
+func (x *PropertySettingsInput) GetAllowAvailabilityAutoupdateOnCancellation() bool {
+	if x != nil && x.AllowAvailabilityAutoupdateOnCancellation != nil {
+		return *x.AllowAvailabilityAutoupdateOnCancellation
+	}
+	return false
+}
+
+func (x *PropertySettingsInput) GetMinStayType() string {
+	if x != nil && x.MinStayType != nil {
+		return *x.MinStayType
+	}
+	return ""
+}
+
+func (x *PropertySettingsInput) GetMinPrice() *Price {
+	if x != nil {
+		return x.MinPrice
+	}
+	return nil
+}
+
+func (x *PropertySettingsInput) GetMaxPrice() *Price {
+	if x != nil {
+		return x.MaxPrice
+	}
+	return nil
+}
+
+func (x *PropertySettingsInput) GetStateLength() int32 {
+	if x != nil && x.StateLength != nil {
+		return *x.StateLength
+	}
+	return 0
+}
+
+func (x *PropertySettingsInput) GetCutOffTime() string {
+	if x != nil && x.CutOffTime != nil {
+		return *x.CutOffTime
+	}
+	return ""
+}
+
+func (x *PropertySettingsInput) GetCutOffDays() int32 {
+	if x != nil && x.CutOffDays != nil {
+		return *x.CutOffDays
+	}
+	return 0
+}
+
+func (x *PropertySettingsInput) GetMaxDayAdvance() int32 {
+	if x != nil && x.MaxDayAdvance != nil {
+		return *x.MaxDayAdvance
+	}
+	return 0
+}
+
+// Price is an amount of the property's currency. On REST it is a JSON
+// string (a decimal) or a JSON number (an integer of minor units).
+type Price struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Amount:
+	//
+	//	*Price_Decimal
+	//	*Price_MinorUnits
+	Amount        isPrice_Amount `protobuf_oneof:"amount"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Price) Reset() {
+	*x = Price{}
+	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Price) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Price) ProtoMessage() {}
+
+func (x *Price) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Price.ProtoReflect.Descriptor instead.
+func (*Price) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Price) GetAmount() isPrice_Amount {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *Price) GetDecimal() string {
+	if x != nil {
+		if x, ok := x.Amount.(*Price_Decimal); ok {
+			return x.Decimal
+		}
+	}
+	return ""
+}
+
+func (x *Price) GetMinorUnits() int64 {
+	if x != nil {
+		if x, ok := x.Amount.(*Price_MinorUnits); ok {
+			return x.MinorUnits
+		}
+	}
+	return 0
+}
+
+type isPrice_Amount interface {
+	isPrice_Amount()
+}
+
+type Price_Decimal struct {
+	// A decimal such as "100.00", with at most the currency's decimal places.
+	Decimal string `protobuf:"bytes,1,opt,name=decimal,proto3,oneof"`
+}
+
+type Price_MinorUnits struct {
+	// An integer of the currency's minor units: 10000 is 100.00 EUR.
+	MinorUnits int64 `protobuf:"varint,2,opt,name=minor_units,json=minorUnits,proto3,oneof"`
+}
+
+func (*Price_Decimal) isPrice_Amount() {}
+
+func (*Price_MinorUnits) isPrice_Amount() {}
+
+// PropertyContentInput holds the writable content.
+type PropertyContentInput struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Description          *string                `protobuf:"bytes,1,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	ImportantInformation *string                `protobuf:"bytes,2,opt,name=important_information,json=importantInformation,proto3,oneof" json:"important_information,omitempty"`
+	// Replaces the whole list when set (an empty list in the update mask
+	// empties it).
+	Photos        []*PropertyPhoto `protobuf:"bytes,3,rep,name=photos,proto3" json:"photos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PropertyContentInput) Reset() {
+	*x = PropertyContentInput{}
+	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PropertyContentInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PropertyContentInput) ProtoMessage() {}
+
+func (x *PropertyContentInput) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PropertyContentInput.ProtoReflect.Descriptor instead.
+func (*PropertyContentInput) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PropertyContentInput) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *PropertyContentInput) GetImportantInformation() string {
+	if x != nil && x.ImportantInformation != nil {
+		return *x.ImportantInformation
+	}
+	return ""
+}
+
+func (x *PropertyContentInput) GetPhotos() []*PropertyPhoto {
+	if x != nil {
+		return x.Photos
 	}
 	return nil
 }
@@ -678,7 +1107,7 @@ type PropertyFilter struct {
 
 func (x *PropertyFilter) Reset() {
 	*x = PropertyFilter{}
-	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -690,7 +1119,7 @@ func (x *PropertyFilter) String() string {
 func (*PropertyFilter) ProtoMessage() {}
 
 func (x *PropertyFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -703,7 +1132,7 @@ func (x *PropertyFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyFilter.ProtoReflect.Descriptor instead.
 func (*PropertyFilter) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PropertyFilter) GetTitle() string {
@@ -742,7 +1171,7 @@ type PropertyOrder struct {
 
 func (x *PropertyOrder) Reset() {
 	*x = PropertyOrder{}
-	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +1183,7 @@ func (x *PropertyOrder) String() string {
 func (*PropertyOrder) ProtoMessage() {}
 
 func (x *PropertyOrder) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +1196,7 @@ func (x *PropertyOrder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyOrder.ProtoReflect.Descriptor instead.
 func (*PropertyOrder) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PropertyOrder) GetTitle() string {
@@ -790,13 +1219,14 @@ type PropertyOption struct {
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	Currency      string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	GroupIds      []string               `protobuf:"bytes,4,rep,name=group_ids,json=groupIds,proto3" json:"group_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PropertyOption) Reset() {
 	*x = PropertyOption{}
-	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +1238,7 @@ func (x *PropertyOption) String() string {
 func (*PropertyOption) ProtoMessage() {}
 
 func (x *PropertyOption) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +1251,7 @@ func (x *PropertyOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PropertyOption.ProtoReflect.Descriptor instead.
 func (*PropertyOption) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PropertyOption) GetId() string {
@@ -845,6 +1275,13 @@ func (x *PropertyOption) GetCurrency() string {
 	return ""
 }
 
+func (x *PropertyOption) GetGroupIds() []string {
+	if x != nil {
+		return x.GroupIds
+	}
+	return nil
+}
+
 type CreatePropertyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Property      *PropertyInput         `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
@@ -854,7 +1291,7 @@ type CreatePropertyRequest struct {
 
 func (x *CreatePropertyRequest) Reset() {
 	*x = CreatePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -866,7 +1303,7 @@ func (x *CreatePropertyRequest) String() string {
 func (*CreatePropertyRequest) ProtoMessage() {}
 
 func (x *CreatePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -879,7 +1316,7 @@ func (x *CreatePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyRequest.ProtoReflect.Descriptor instead.
 func (*CreatePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreatePropertyRequest) GetProperty() *PropertyInput {
@@ -898,7 +1335,7 @@ type CreatePropertyResponse struct {
 
 func (x *CreatePropertyResponse) Reset() {
 	*x = CreatePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1347,7 @@ func (x *CreatePropertyResponse) String() string {
 func (*CreatePropertyResponse) ProtoMessage() {}
 
 func (x *CreatePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1360,7 @@ func (x *CreatePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyResponse.ProtoReflect.Descriptor instead.
 func (*CreatePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{9}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreatePropertyResponse) GetProperty() *Property {
@@ -944,7 +1381,7 @@ type ListPropertiesRequest struct {
 
 func (x *ListPropertiesRequest) Reset() {
 	*x = ListPropertiesRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1393,7 @@ func (x *ListPropertiesRequest) String() string {
 func (*ListPropertiesRequest) ProtoMessage() {}
 
 func (x *ListPropertiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1406,7 @@ func (x *ListPropertiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertiesRequest.ProtoReflect.Descriptor instead.
 func (*ListPropertiesRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{10}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListPropertiesRequest) GetPagination() *Pagination {
@@ -1001,7 +1438,7 @@ type ListPropertyOptionsRequest struct {
 
 func (x *ListPropertyOptionsRequest) Reset() {
 	*x = ListPropertyOptionsRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1450,7 @@ func (x *ListPropertyOptionsRequest) String() string {
 func (*ListPropertyOptionsRequest) ProtoMessage() {}
 
 func (x *ListPropertyOptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1463,7 @@ func (x *ListPropertyOptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertyOptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPropertyOptionsRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{11}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{16}
 }
 
 type ListPropertyOptionsResponse struct {
@@ -1038,7 +1475,7 @@ type ListPropertyOptionsResponse struct {
 
 func (x *ListPropertyOptionsResponse) Reset() {
 	*x = ListPropertyOptionsResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[12]
+	mi := &file_keygate_v1_property_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1487,7 @@ func (x *ListPropertyOptionsResponse) String() string {
 func (*ListPropertyOptionsResponse) ProtoMessage() {}
 
 func (x *ListPropertyOptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[12]
+	mi := &file_keygate_v1_property_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1500,7 @@ func (x *ListPropertyOptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertyOptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPropertyOptionsResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{12}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListPropertyOptionsResponse) GetPropertyOptions() []*PropertyOption {
@@ -1083,7 +1520,7 @@ type ListPropertiesResponse struct {
 
 func (x *ListPropertiesResponse) Reset() {
 	*x = ListPropertiesResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[13]
+	mi := &file_keygate_v1_property_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1532,7 @@ func (x *ListPropertiesResponse) String() string {
 func (*ListPropertiesResponse) ProtoMessage() {}
 
 func (x *ListPropertiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[13]
+	mi := &file_keygate_v1_property_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1545,7 @@ func (x *ListPropertiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertiesResponse.ProtoReflect.Descriptor instead.
 func (*ListPropertiesResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{13}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListPropertiesResponse) GetProperties() []*Property {
@@ -1134,7 +1571,7 @@ type GetPropertyRequest struct {
 
 func (x *GetPropertyRequest) Reset() {
 	*x = GetPropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[14]
+	mi := &file_keygate_v1_property_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1583,7 @@ func (x *GetPropertyRequest) String() string {
 func (*GetPropertyRequest) ProtoMessage() {}
 
 func (x *GetPropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[14]
+	mi := &file_keygate_v1_property_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1596,7 @@ func (x *GetPropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPropertyRequest.ProtoReflect.Descriptor instead.
 func (*GetPropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{14}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetPropertyRequest) GetId() string {
@@ -1178,7 +1615,7 @@ type GetPropertyResponse struct {
 
 func (x *GetPropertyResponse) Reset() {
 	*x = GetPropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[15]
+	mi := &file_keygate_v1_property_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1627,7 @@ func (x *GetPropertyResponse) String() string {
 func (*GetPropertyResponse) ProtoMessage() {}
 
 func (x *GetPropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[15]
+	mi := &file_keygate_v1_property_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1640,7 @@ func (x *GetPropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPropertyResponse.ProtoReflect.Descriptor instead.
 func (*GetPropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{15}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetPropertyResponse) GetProperty() *Property {
@@ -1213,17 +1650,24 @@ func (x *GetPropertyResponse) GetProperty() *Property {
 	return nil
 }
 
+// UpdatePropertyRequest changes some attributes of a property. Paths in
+// update_mask (relative to the property, e.g. "email",
+// "settings.min_price", "content.photos") are set from property, or
+// cleared when unset there; attributes not in the mask are kept. An empty
+// mask means every attribute set in property. On REST the mask is the set
+// of attributes present in the body, so a JSON null clears one.
 type UpdatePropertyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Property      *PropertyInput         `protobuf:"bytes,2,opt,name=property,proto3" json:"property,omitempty"`
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdatePropertyRequest) Reset() {
 	*x = UpdatePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[16]
+	mi := &file_keygate_v1_property_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1679,7 @@ func (x *UpdatePropertyRequest) String() string {
 func (*UpdatePropertyRequest) ProtoMessage() {}
 
 func (x *UpdatePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[16]
+	mi := &file_keygate_v1_property_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1692,7 @@ func (x *UpdatePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{16}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdatePropertyRequest) GetId() string {
@@ -1265,6 +1709,13 @@ func (x *UpdatePropertyRequest) GetProperty() *PropertyInput {
 	return nil
 }
 
+func (x *UpdatePropertyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 type UpdatePropertyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Property      *Property              `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
@@ -1274,7 +1725,7 @@ type UpdatePropertyResponse struct {
 
 func (x *UpdatePropertyResponse) Reset() {
 	*x = UpdatePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[17]
+	mi := &file_keygate_v1_property_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1737,7 @@ func (x *UpdatePropertyResponse) String() string {
 func (*UpdatePropertyResponse) ProtoMessage() {}
 
 func (x *UpdatePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[17]
+	mi := &file_keygate_v1_property_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1750,7 @@ func (x *UpdatePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{17}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdatePropertyResponse) GetProperty() *Property {
@@ -1320,7 +1771,7 @@ type DeletePropertyRequest struct {
 
 func (x *DeletePropertyRequest) Reset() {
 	*x = DeletePropertyRequest{}
-	mi := &file_keygate_v1_property_proto_msgTypes[18]
+	mi := &file_keygate_v1_property_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1783,7 @@ func (x *DeletePropertyRequest) String() string {
 func (*DeletePropertyRequest) ProtoMessage() {}
 
 func (x *DeletePropertyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[18]
+	mi := &file_keygate_v1_property_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1796,7 @@ func (x *DeletePropertyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePropertyRequest.ProtoReflect.Descriptor instead.
 func (*DeletePropertyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{18}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeletePropertyRequest) GetId() string {
@@ -1370,7 +1821,7 @@ type DeletePropertyResponse struct {
 
 func (x *DeletePropertyResponse) Reset() {
 	*x = DeletePropertyResponse{}
-	mi := &file_keygate_v1_property_proto_msgTypes[19]
+	mi := &file_keygate_v1_property_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1833,7 @@ func (x *DeletePropertyResponse) String() string {
 func (*DeletePropertyResponse) ProtoMessage() {}
 
 func (x *DeletePropertyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_proto_msgTypes[19]
+	mi := &file_keygate_v1_property_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1846,60 @@ func (x *DeletePropertyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePropertyResponse.ProtoReflect.Descriptor instead.
 func (*DeletePropertyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_proto_rawDescGZIP(), []int{19}
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{24}
+}
+
+// The group's id and title.
+type RelatedGroup_Attributes struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedGroup_Attributes) Reset() {
+	*x = RelatedGroup_Attributes{}
+	mi := &file_keygate_v1_property_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedGroup_Attributes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedGroup_Attributes) ProtoMessage() {}
+
+func (x *RelatedGroup_Attributes) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedGroup_Attributes.ProtoReflect.Descriptor instead.
+func (*RelatedGroup_Attributes) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_proto_rawDescGZIP(), []int{1, 0}
+}
+
+func (x *RelatedGroup_Attributes) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RelatedGroup_Attributes) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
 }
 
 var File_keygate_v1_property_proto protoreflect.FileDescriptor
@@ -1403,7 +1907,7 @@ var File_keygate_v1_property_proto protoreflect.FileDescriptor
 const file_keygate_v1_property_proto_rawDesc = "" +
 	"\n" +
 	"\x19keygate/v1/property.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xf0\x04\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xe9\b\n" +
 	"\bProperty\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
@@ -1411,65 +1915,173 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
-	"\x05email\x18\x06 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\a \x01(\tR\x05phone\x12\x19\n" +
-	"\bzip_code\x18\b \x01(\tR\azipCode\x12\x18\n" +
-	"\acountry\x18\t \x01(\tR\acountry\x12\x14\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
+	"\x05email\x18\x06 \x01(\tH\x00R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\a \x01(\tH\x01R\x05phone\x88\x01\x01\x12\x1e\n" +
+	"\bzip_code\x18\b \x01(\tH\x02R\azipCode\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\t \x01(\tH\x03R\acountry\x88\x01\x01\x12\x19\n" +
 	"\x05state\x18\n" +
-	" \x01(\tR\x05state\x12\x12\n" +
-	"\x04city\x18\v \x01(\tR\x04city\x12\x18\n" +
-	"\aaddress\x18\f \x01(\tR\aaddress\x12\x1c\n" +
-	"\tlongitude\x18\r \x01(\tR\tlongitude\x12\x1a\n" +
-	"\blatitude\x18\x0e \x01(\tR\blatitude\x12\x1a\n" +
-	"\btimezone\x18\x0f \x01(\tR\btimezone\x12#\n" +
-	"\rproperty_type\x18\x10 \x01(\tR\fpropertyType\x128\n" +
+	" \x01(\tH\x04R\x05state\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\v \x01(\tH\x05R\x04city\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\f \x01(\tH\x06R\aaddress\x88\x01\x01\x12!\n" +
+	"\tlongitude\x18\r \x01(\tH\aR\tlongitude\x88\x01\x01\x12\x1f\n" +
+	"\blatitude\x18\x0e \x01(\tH\bR\blatitude\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\x0f \x01(\tH\tR\btimezone\x88\x01\x01\x12(\n" +
+	"\rproperty_type\x18\x10 \x01(\tH\n" +
+	"R\fpropertyType\x88\x01\x01\x128\n" +
 	"\bsettings\x18\x11 \x01(\v2\x1c.keygate.v1.PropertySettingsR\bsettings\x125\n" +
 	"\acontent\x18\x12 \x01(\v2\x1b.keygate.v1.PropertyContentR\acontent\x12\x1b\n" +
-	"\tis_active\x18\x13 \x01(\bR\bisActive\"\xc2\x04\n" +
+	"\tis_active\x18\x13 \x01(\bR\bisActive\x12\x1e\n" +
+	"\blogo_url\x18\x14 \x01(\tH\vR\alogoUrl\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\x15 \x01(\tH\fR\awebsite\x88\x01\x01\x12\x1e\n" +
+	"\n" +
+	"facilities\x18\x16 \x03(\tR\n" +
+	"facilities\x12,\n" +
+	"\x12acc_channels_count\x18\x17 \x01(\x05R\x10accChannelsCount\x128\n" +
+	"\x06groups\x18\x18 \x03(\v2\x18.keygate.v1.RelatedGroupB\x06\xda\xf3\x18\x02\b\x01R\x06groups\x12Z\n" +
+	"\x10facility_records\x18\x19 \x03(\v2\x1b.keygate.v1.RelatedFacilityB\x12\xda\xf3\x18\x0e\b\x01\"\n" +
+	"facilitiesR\x0ffacilityRecordsB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phoneB\v\n" +
+	"\t_zip_codeB\n" +
+	"\n" +
+	"\b_countryB\b\n" +
+	"\x06_stateB\a\n" +
+	"\x05_cityB\n" +
+	"\n" +
+	"\b_addressB\f\n" +
+	"\n" +
+	"_longitudeB\v\n" +
+	"\t_latitudeB\v\n" +
+	"\t_timezoneB\x10\n" +
+	"\x0e_property_typeB\v\n" +
+	"\t_logo_urlB\n" +
+	"\n" +
+	"\b_website\"\xa4\x01\n" +
+	"\fRelatedGroup\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12C\n" +
+	"\n" +
+	"attributes\x18\x02 \x01(\v2#.keygate.v1.RelatedGroup.AttributesR\n" +
+	"attributes\x1a2\n" +
+	"\n" +
+	"Attributes\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title:\v\xd2\xf3\x18\a\n" +
+	"\x05group\"1\n" +
+	"\x0fRelatedFacility\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id:\x0e\xd2\xf3\x18\n" +
+	"\n" +
+	"\bfacility\"\xe4\x04\n" +
 	"\x10PropertySettings\x12`\n" +
 	"-allow_availability_autoupdate_on_confirmation\x18\x01 \x01(\bR)allowAvailabilityAutoupdateOnConfirmation\x12`\n" +
 	"-allow_availability_autoupdate_on_modification\x18\x02 \x01(\bR)allowAvailabilityAutoupdateOnModification\x12`\n" +
 	"-allow_availability_autoupdate_on_cancellation\x18\x03 \x01(\bR)allowAvailabilityAutoupdateOnCancellation\x12\"\n" +
-	"\rmin_stay_type\x18\x04 \x01(\tR\vminStayType\x12\x1b\n" +
-	"\tmin_price\x18\x05 \x01(\tR\bminPrice\x12\x1b\n" +
-	"\tmax_price\x18\x06 \x01(\tR\bmaxPrice\x12!\n" +
+	"\rmin_stay_type\x18\x04 \x01(\tR\vminStayType\x12 \n" +
+	"\tmin_price\x18\x05 \x01(\tH\x00R\bminPrice\x88\x01\x01\x12 \n" +
+	"\tmax_price\x18\x06 \x01(\tH\x01R\bmaxPrice\x88\x01\x01\x12!\n" +
 	"\fstate_length\x18\a \x01(\x05R\vstateLength\x12 \n" +
 	"\fcut_off_time\x18\b \x01(\tR\n" +
 	"cutOffTime\x12 \n" +
 	"\fcut_off_days\x18\t \x01(\x05R\n" +
-	"cutOffDays\x12C\n" +
+	"cutOffDays\x12+\n" +
 	"\x0fmax_day_advance\x18\n" +
-	" \x01(\v2\x1b.google.protobuf.Int32ValueR\rmaxDayAdvance\"\xd0\x01\n" +
-	"\x0fPropertyContent\x12 \n" +
-	"\vdescription\x18\x01 \x01(\tR\vdescription\x123\n" +
-	"\x15important_information\x18\x02 \x01(\tR\x14importantInformation\x121\n" +
-	"\x06photos\x18\x03 \x03(\v2\x19.keygate.v1.PropertyPhotoR\x06photos\x12\x19\n" +
-	"\blogo_url\x18\x04 \x01(\tR\alogoUrl\x12\x18\n" +
-	"\awebsite\x18\x05 \x01(\tR\awebsite\"\x8b\x01\n" +
+	" \x01(\x05H\x02R\rmaxDayAdvance\x88\x01\x01B\f\n" +
+	"\n" +
+	"_min_priceB\f\n" +
+	"\n" +
+	"_max_priceB\x12\n" +
+	"\x10_max_day_advance\"\xcf\x01\n" +
+	"\x0fPropertyContent\x12%\n" +
+	"\vdescription\x18\x01 \x01(\tH\x00R\vdescription\x88\x01\x01\x128\n" +
+	"\x15important_information\x18\x02 \x01(\tH\x01R\x14importantInformation\x88\x01\x01\x121\n" +
+	"\x06photos\x18\x03 \x03(\v2\x19.keygate.v1.PropertyPhotoR\x06photosB\x0e\n" +
+	"\f_descriptionB\x18\n" +
+	"\x16_important_information\"\xb0\x01\n" +
 	"\rPropertyPhoto\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\x05R\bposition\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
-	"\x06author\x18\x04 \x01(\tR\x06author\x12\x12\n" +
-	"\x04kind\x18\x05 \x01(\tR\x04kind\"\xd2\x03\n" +
-	"\rPropertyInput\x12\x14\n" +
-	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\x12\x14\n" +
-	"\x05phone\x18\x04 \x01(\tR\x05phone\x12\x19\n" +
-	"\bzip_code\x18\x05 \x01(\tR\azipCode\x12\x18\n" +
-	"\acountry\x18\x06 \x01(\tR\acountry\x12\x14\n" +
-	"\x05state\x18\a \x01(\tR\x05state\x12\x12\n" +
-	"\x04city\x18\b \x01(\tR\x04city\x12\x18\n" +
-	"\aaddress\x18\t \x01(\tR\aaddress\x12\x1c\n" +
+	"\bposition\x18\x02 \x01(\x05R\bposition\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x00R\vdescription\x88\x01\x01\x12\x1b\n" +
+	"\x06author\x18\x04 \x01(\tH\x01R\x06author\x88\x01\x01\x12\x12\n" +
+	"\x04kind\x18\x05 \x01(\tR\x04kindB\x0e\n" +
+	"\f_descriptionB\t\n" +
+	"\a_author\"\x85\a\n" +
+	"\rPropertyInput\x12\x19\n" +
+	"\x05title\x18\x01 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x1f\n" +
+	"\bcurrency\x18\x02 \x01(\tH\x01R\bcurrency\x88\x01\x01\x12\x19\n" +
+	"\x05email\x18\x03 \x01(\tH\x02R\x05email\x88\x01\x01\x12\x19\n" +
+	"\x05phone\x18\x04 \x01(\tH\x03R\x05phone\x88\x01\x01\x12\x1e\n" +
+	"\bzip_code\x18\x05 \x01(\tH\x04R\azipCode\x88\x01\x01\x12\x1d\n" +
+	"\acountry\x18\x06 \x01(\tH\x05R\acountry\x88\x01\x01\x12\x19\n" +
+	"\x05state\x18\a \x01(\tH\x06R\x05state\x88\x01\x01\x12\x17\n" +
+	"\x04city\x18\b \x01(\tH\aR\x04city\x88\x01\x01\x12\x1d\n" +
+	"\aaddress\x18\t \x01(\tH\bR\aaddress\x88\x01\x01\x12)\n" +
 	"\tlongitude\x18\n" +
-	" \x01(\tR\tlongitude\x12\x1a\n" +
-	"\blatitude\x18\v \x01(\tR\blatitude\x12\x1a\n" +
-	"\btimezone\x18\f \x01(\tR\btimezone\x12#\n" +
-	"\rproperty_type\x18\r \x01(\tR\fpropertyType\x128\n" +
-	"\bsettings\x18\x0e \x01(\v2\x1c.keygate.v1.PropertySettingsR\bsettings\x125\n" +
-	"\acontent\x18\x0f \x01(\v2\x1b.keygate.v1.PropertyContentR\acontent\"S\n" +
+	" \x01(\tB\x06\xda\xf3\x18\x02\x10\x01H\tR\tlongitude\x88\x01\x01\x12'\n" +
+	"\blatitude\x18\v \x01(\tB\x06\xda\xf3\x18\x02\x10\x01H\n" +
+	"R\blatitude\x88\x01\x01\x12\x1f\n" +
+	"\btimezone\x18\f \x01(\tH\vR\btimezone\x88\x01\x01\x12(\n" +
+	"\rproperty_type\x18\r \x01(\tH\fR\fpropertyType\x88\x01\x01\x12=\n" +
+	"\bsettings\x18\x0e \x01(\v2!.keygate.v1.PropertySettingsInputR\bsettings\x12:\n" +
+	"\acontent\x18\x0f \x01(\v2 .keygate.v1.PropertyContentInputR\acontent\x12\x1e\n" +
+	"\blogo_url\x18\x10 \x01(\tH\rR\alogoUrl\x88\x01\x01\x12\x1d\n" +
+	"\awebsite\x18\x11 \x01(\tH\x0eR\awebsite\x88\x01\x01\x12\x1e\n" +
+	"\n" +
+	"facilities\x18\x12 \x03(\tR\n" +
+	"facilities:A\xd2\xf3\x18=\x10\x01\x1a\x02id\x1a\tis_active\x1a\x12acc_channels_count\x1a\n" +
+	"created_at\x1a\n" +
+	"updated_atB\b\n" +
+	"\x06_titleB\v\n" +
+	"\t_currencyB\b\n" +
+	"\x06_emailB\b\n" +
+	"\x06_phoneB\v\n" +
+	"\t_zip_codeB\n" +
+	"\n" +
+	"\b_countryB\b\n" +
+	"\x06_stateB\a\n" +
+	"\x05_cityB\n" +
+	"\n" +
+	"\b_addressB\f\n" +
+	"\n" +
+	"_longitudeB\v\n" +
+	"\t_latitudeB\v\n" +
+	"\t_timezoneB\x10\n" +
+	"\x0e_property_typeB\v\n" +
+	"\t_logo_urlB\n" +
+	"\n" +
+	"\b_website\"\xe7\x06\n" +
+	"\x15PropertySettingsInput\x12e\n" +
+	"-allow_availability_autoupdate_on_confirmation\x18\x01 \x01(\bH\x00R)allowAvailabilityAutoupdateOnConfirmation\x88\x01\x01\x12e\n" +
+	"-allow_availability_autoupdate_on_modification\x18\x02 \x01(\bH\x01R)allowAvailabilityAutoupdateOnModification\x88\x01\x01\x12e\n" +
+	"-allow_availability_autoupdate_on_cancellation\x18\x03 \x01(\bH\x02R)allowAvailabilityAutoupdateOnCancellation\x88\x01\x01\x12'\n" +
+	"\rmin_stay_type\x18\x04 \x01(\tH\x03R\vminStayType\x88\x01\x01\x12.\n" +
+	"\tmin_price\x18\x05 \x01(\v2\x11.keygate.v1.PriceR\bminPrice\x12.\n" +
+	"\tmax_price\x18\x06 \x01(\v2\x11.keygate.v1.PriceR\bmaxPrice\x12&\n" +
+	"\fstate_length\x18\a \x01(\x05H\x04R\vstateLength\x88\x01\x01\x12%\n" +
+	"\fcut_off_time\x18\b \x01(\tH\x05R\n" +
+	"cutOffTime\x88\x01\x01\x12%\n" +
+	"\fcut_off_days\x18\t \x01(\x05H\x06R\n" +
+	"cutOffDays\x88\x01\x01\x12+\n" +
+	"\x0fmax_day_advance\x18\n" +
+	" \x01(\x05H\aR\rmaxDayAdvance\x88\x01\x01B0\n" +
+	"._allow_availability_autoupdate_on_confirmationB0\n" +
+	"._allow_availability_autoupdate_on_modificationB0\n" +
+	"._allow_availability_autoupdate_on_cancellationB\x10\n" +
+	"\x0e_min_stay_typeB\x0f\n" +
+	"\r_state_lengthB\x0f\n" +
+	"\r_cut_off_timeB\x0f\n" +
+	"\r_cut_off_daysB\x12\n" +
+	"\x10_max_day_advance\"P\n" +
+	"\x05Price\x12\x1a\n" +
+	"\adecimal\x18\x01 \x01(\tH\x00R\adecimal\x12!\n" +
+	"\vminor_units\x18\x02 \x01(\x03H\x00R\n" +
+	"minorUnitsB\b\n" +
+	"\x06amount\"\xd4\x01\n" +
+	"\x14PropertyContentInput\x12%\n" +
+	"\vdescription\x18\x01 \x01(\tH\x00R\vdescription\x88\x01\x01\x128\n" +
+	"\x15important_information\x18\x02 \x01(\tH\x01R\x14importantInformation\x88\x01\x01\x121\n" +
+	"\x06photos\x18\x03 \x03(\v2\x19.keygate.v1.PropertyPhotoR\x06photosB\x0e\n" +
+	"\f_descriptionB\x18\n" +
+	"\x16_important_information\"S\n" +
 	"\x0ePropertyFilter\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1b\n" +
@@ -1477,11 +2089,14 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\rPropertyOrder\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x02 \x01(\tR\tcreatedAt\"R\n" +
+	"created_at\x18\x02 \x01(\tR\tcreatedAt\"\x81\x01\n" +
 	"\x0ePropertyOption\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
-	"\bcurrency\x18\x03 \x01(\tR\bcurrency\"N\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1b\n" +
+	"\tgroup_ids\x18\x04 \x03(\tR\bgroupIds:\x10\xd2\xf3\x18\f\n" +
+	"\n" +
+	"properties\"N\n" +
 	"\x15CreatePropertyRequest\x125\n" +
 	"\bproperty\x18\x01 \x01(\v2\x19.keygate.v1.PropertyInputR\bproperty\"J\n" +
 	"\x16CreatePropertyResponse\x120\n" +
@@ -1503,10 +2118,12 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\x12GetPropertyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"G\n" +
 	"\x13GetPropertyResponse\x120\n" +
-	"\bproperty\x18\x01 \x01(\v2\x14.keygate.v1.PropertyR\bproperty\"^\n" +
+	"\bproperty\x18\x01 \x01(\v2\x14.keygate.v1.PropertyR\bproperty\"\x9b\x01\n" +
 	"\x15UpdatePropertyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
-	"\bproperty\x18\x02 \x01(\v2\x19.keygate.v1.PropertyInputR\bproperty\"J\n" +
+	"\bproperty\x18\x02 \x01(\v2\x19.keygate.v1.PropertyInputR\bproperty\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"J\n" +
 	"\x16UpdatePropertyResponse\x120\n" +
 	"\bproperty\x18\x01 \x01(\v2\x14.keygate.v1.PropertyR\bproperty\"=\n" +
 	"\x15DeletePropertyRequest\x12\x0e\n" +
@@ -1540,70 +2157,82 @@ func file_keygate_v1_property_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_property_proto_rawDescData
 }
 
-var file_keygate_v1_property_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keygate_v1_property_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_keygate_v1_property_proto_goTypes = []any{
 	(*Property)(nil),                    // 0: keygate.v1.Property
-	(*PropertySettings)(nil),            // 1: keygate.v1.PropertySettings
-	(*PropertyContent)(nil),             // 2: keygate.v1.PropertyContent
-	(*PropertyPhoto)(nil),               // 3: keygate.v1.PropertyPhoto
-	(*PropertyInput)(nil),               // 4: keygate.v1.PropertyInput
-	(*PropertyFilter)(nil),              // 5: keygate.v1.PropertyFilter
-	(*PropertyOrder)(nil),               // 6: keygate.v1.PropertyOrder
-	(*PropertyOption)(nil),              // 7: keygate.v1.PropertyOption
-	(*CreatePropertyRequest)(nil),       // 8: keygate.v1.CreatePropertyRequest
-	(*CreatePropertyResponse)(nil),      // 9: keygate.v1.CreatePropertyResponse
-	(*ListPropertiesRequest)(nil),       // 10: keygate.v1.ListPropertiesRequest
-	(*ListPropertyOptionsRequest)(nil),  // 11: keygate.v1.ListPropertyOptionsRequest
-	(*ListPropertyOptionsResponse)(nil), // 12: keygate.v1.ListPropertyOptionsResponse
-	(*ListPropertiesResponse)(nil),      // 13: keygate.v1.ListPropertiesResponse
-	(*GetPropertyRequest)(nil),          // 14: keygate.v1.GetPropertyRequest
-	(*GetPropertyResponse)(nil),         // 15: keygate.v1.GetPropertyResponse
-	(*UpdatePropertyRequest)(nil),       // 16: keygate.v1.UpdatePropertyRequest
-	(*UpdatePropertyResponse)(nil),      // 17: keygate.v1.UpdatePropertyResponse
-	(*DeletePropertyRequest)(nil),       // 18: keygate.v1.DeletePropertyRequest
-	(*DeletePropertyResponse)(nil),      // 19: keygate.v1.DeletePropertyResponse
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*wrapperspb.Int32Value)(nil),       // 21: google.protobuf.Int32Value
-	(*Pagination)(nil),                  // 22: keygate.v1.Pagination
-	(*ListMeta)(nil),                    // 23: keygate.v1.ListMeta
+	(*RelatedGroup)(nil),                // 1: keygate.v1.RelatedGroup
+	(*RelatedFacility)(nil),             // 2: keygate.v1.RelatedFacility
+	(*PropertySettings)(nil),            // 3: keygate.v1.PropertySettings
+	(*PropertyContent)(nil),             // 4: keygate.v1.PropertyContent
+	(*PropertyPhoto)(nil),               // 5: keygate.v1.PropertyPhoto
+	(*PropertyInput)(nil),               // 6: keygate.v1.PropertyInput
+	(*PropertySettingsInput)(nil),       // 7: keygate.v1.PropertySettingsInput
+	(*Price)(nil),                       // 8: keygate.v1.Price
+	(*PropertyContentInput)(nil),        // 9: keygate.v1.PropertyContentInput
+	(*PropertyFilter)(nil),              // 10: keygate.v1.PropertyFilter
+	(*PropertyOrder)(nil),               // 11: keygate.v1.PropertyOrder
+	(*PropertyOption)(nil),              // 12: keygate.v1.PropertyOption
+	(*CreatePropertyRequest)(nil),       // 13: keygate.v1.CreatePropertyRequest
+	(*CreatePropertyResponse)(nil),      // 14: keygate.v1.CreatePropertyResponse
+	(*ListPropertiesRequest)(nil),       // 15: keygate.v1.ListPropertiesRequest
+	(*ListPropertyOptionsRequest)(nil),  // 16: keygate.v1.ListPropertyOptionsRequest
+	(*ListPropertyOptionsResponse)(nil), // 17: keygate.v1.ListPropertyOptionsResponse
+	(*ListPropertiesResponse)(nil),      // 18: keygate.v1.ListPropertiesResponse
+	(*GetPropertyRequest)(nil),          // 19: keygate.v1.GetPropertyRequest
+	(*GetPropertyResponse)(nil),         // 20: keygate.v1.GetPropertyResponse
+	(*UpdatePropertyRequest)(nil),       // 21: keygate.v1.UpdatePropertyRequest
+	(*UpdatePropertyResponse)(nil),      // 22: keygate.v1.UpdatePropertyResponse
+	(*DeletePropertyRequest)(nil),       // 23: keygate.v1.DeletePropertyRequest
+	(*DeletePropertyResponse)(nil),      // 24: keygate.v1.DeletePropertyResponse
+	(*RelatedGroup_Attributes)(nil),     // 25: keygate.v1.RelatedGroup.Attributes
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*Pagination)(nil),                  // 27: keygate.v1.Pagination
+	(*ListMeta)(nil),                    // 28: keygate.v1.ListMeta
+	(*fieldmaskpb.FieldMask)(nil),       // 29: google.protobuf.FieldMask
 }
 var file_keygate_v1_property_proto_depIdxs = []int32{
-	20, // 0: keygate.v1.Property.created_at:type_name -> google.protobuf.Timestamp
-	20, // 1: keygate.v1.Property.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: keygate.v1.Property.settings:type_name -> keygate.v1.PropertySettings
-	2,  // 3: keygate.v1.Property.content:type_name -> keygate.v1.PropertyContent
-	21, // 4: keygate.v1.PropertySettings.max_day_advance:type_name -> google.protobuf.Int32Value
-	3,  // 5: keygate.v1.PropertyContent.photos:type_name -> keygate.v1.PropertyPhoto
-	1,  // 6: keygate.v1.PropertyInput.settings:type_name -> keygate.v1.PropertySettings
-	2,  // 7: keygate.v1.PropertyInput.content:type_name -> keygate.v1.PropertyContent
-	4,  // 8: keygate.v1.CreatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
-	0,  // 9: keygate.v1.CreatePropertyResponse.property:type_name -> keygate.v1.Property
-	22, // 10: keygate.v1.ListPropertiesRequest.pagination:type_name -> keygate.v1.Pagination
-	5,  // 11: keygate.v1.ListPropertiesRequest.filter:type_name -> keygate.v1.PropertyFilter
-	6,  // 12: keygate.v1.ListPropertiesRequest.order:type_name -> keygate.v1.PropertyOrder
-	7,  // 13: keygate.v1.ListPropertyOptionsResponse.property_options:type_name -> keygate.v1.PropertyOption
-	0,  // 14: keygate.v1.ListPropertiesResponse.properties:type_name -> keygate.v1.Property
-	23, // 15: keygate.v1.ListPropertiesResponse.meta:type_name -> keygate.v1.ListMeta
-	0,  // 16: keygate.v1.GetPropertyResponse.property:type_name -> keygate.v1.Property
-	4,  // 17: keygate.v1.UpdatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
-	0,  // 18: keygate.v1.UpdatePropertyResponse.property:type_name -> keygate.v1.Property
-	8,  // 19: keygate.v1.PropertyService.CreateProperty:input_type -> keygate.v1.CreatePropertyRequest
-	10, // 20: keygate.v1.PropertyService.ListProperties:input_type -> keygate.v1.ListPropertiesRequest
-	14, // 21: keygate.v1.PropertyService.GetProperty:input_type -> keygate.v1.GetPropertyRequest
-	11, // 22: keygate.v1.PropertyService.ListPropertyOptions:input_type -> keygate.v1.ListPropertyOptionsRequest
-	16, // 23: keygate.v1.PropertyService.UpdateProperty:input_type -> keygate.v1.UpdatePropertyRequest
-	18, // 24: keygate.v1.PropertyService.DeleteProperty:input_type -> keygate.v1.DeletePropertyRequest
-	9,  // 25: keygate.v1.PropertyService.CreateProperty:output_type -> keygate.v1.CreatePropertyResponse
-	13, // 26: keygate.v1.PropertyService.ListProperties:output_type -> keygate.v1.ListPropertiesResponse
-	15, // 27: keygate.v1.PropertyService.GetProperty:output_type -> keygate.v1.GetPropertyResponse
-	12, // 28: keygate.v1.PropertyService.ListPropertyOptions:output_type -> keygate.v1.ListPropertyOptionsResponse
-	17, // 29: keygate.v1.PropertyService.UpdateProperty:output_type -> keygate.v1.UpdatePropertyResponse
-	19, // 30: keygate.v1.PropertyService.DeleteProperty:output_type -> keygate.v1.DeletePropertyResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	26, // 0: keygate.v1.Property.created_at:type_name -> google.protobuf.Timestamp
+	26, // 1: keygate.v1.Property.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 2: keygate.v1.Property.settings:type_name -> keygate.v1.PropertySettings
+	4,  // 3: keygate.v1.Property.content:type_name -> keygate.v1.PropertyContent
+	1,  // 4: keygate.v1.Property.groups:type_name -> keygate.v1.RelatedGroup
+	2,  // 5: keygate.v1.Property.facility_records:type_name -> keygate.v1.RelatedFacility
+	25, // 6: keygate.v1.RelatedGroup.attributes:type_name -> keygate.v1.RelatedGroup.Attributes
+	5,  // 7: keygate.v1.PropertyContent.photos:type_name -> keygate.v1.PropertyPhoto
+	7,  // 8: keygate.v1.PropertyInput.settings:type_name -> keygate.v1.PropertySettingsInput
+	9,  // 9: keygate.v1.PropertyInput.content:type_name -> keygate.v1.PropertyContentInput
+	8,  // 10: keygate.v1.PropertySettingsInput.min_price:type_name -> keygate.v1.Price
+	8,  // 11: keygate.v1.PropertySettingsInput.max_price:type_name -> keygate.v1.Price
+	5,  // 12: keygate.v1.PropertyContentInput.photos:type_name -> keygate.v1.PropertyPhoto
+	6,  // 13: keygate.v1.CreatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
+	0,  // 14: keygate.v1.CreatePropertyResponse.property:type_name -> keygate.v1.Property
+	27, // 15: keygate.v1.ListPropertiesRequest.pagination:type_name -> keygate.v1.Pagination
+	10, // 16: keygate.v1.ListPropertiesRequest.filter:type_name -> keygate.v1.PropertyFilter
+	11, // 17: keygate.v1.ListPropertiesRequest.order:type_name -> keygate.v1.PropertyOrder
+	12, // 18: keygate.v1.ListPropertyOptionsResponse.property_options:type_name -> keygate.v1.PropertyOption
+	0,  // 19: keygate.v1.ListPropertiesResponse.properties:type_name -> keygate.v1.Property
+	28, // 20: keygate.v1.ListPropertiesResponse.meta:type_name -> keygate.v1.ListMeta
+	0,  // 21: keygate.v1.GetPropertyResponse.property:type_name -> keygate.v1.Property
+	6,  // 22: keygate.v1.UpdatePropertyRequest.property:type_name -> keygate.v1.PropertyInput
+	29, // 23: keygate.v1.UpdatePropertyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	0,  // 24: keygate.v1.UpdatePropertyResponse.property:type_name -> keygate.v1.Property
+	13, // 25: keygate.v1.PropertyService.CreateProperty:input_type -> keygate.v1.CreatePropertyRequest
+	15, // 26: keygate.v1.PropertyService.ListProperties:input_type -> keygate.v1.ListPropertiesRequest
+	19, // 27: keygate.v1.PropertyService.GetProperty:input_type -> keygate.v1.GetPropertyRequest
+	16, // 28: keygate.v1.PropertyService.ListPropertyOptions:input_type -> keygate.v1.ListPropertyOptionsRequest
+	21, // 29: keygate.v1.PropertyService.UpdateProperty:input_type -> keygate.v1.UpdatePropertyRequest
+	23, // 30: keygate.v1.PropertyService.DeleteProperty:input_type -> keygate.v1.DeletePropertyRequest
+	14, // 31: keygate.v1.PropertyService.CreateProperty:output_type -> keygate.v1.CreatePropertyResponse
+	18, // 32: keygate.v1.PropertyService.ListProperties:output_type -> keygate.v1.ListPropertiesResponse
+	20, // 33: keygate.v1.PropertyService.GetProperty:output_type -> keygate.v1.GetPropertyResponse
+	17, // 34: keygate.v1.PropertyService.ListPropertyOptions:output_type -> keygate.v1.ListPropertyOptionsResponse
+	22, // 35: keygate.v1.PropertyService.UpdateProperty:output_type -> keygate.v1.UpdatePropertyResponse
+	24, // 36: keygate.v1.PropertyService.DeleteProperty:output_type -> keygate.v1.DeletePropertyResponse
+	31, // [31:37] is the sub-list for method output_type
+	25, // [25:31] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_property_proto_init() }
@@ -1613,13 +2242,24 @@ func file_keygate_v1_property_proto_init() {
 	}
 	file_keygate_v1_common_proto_init()
 	file_keygate_v1_options_proto_init()
+	file_keygate_v1_property_proto_msgTypes[0].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[3].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[4].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[5].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[6].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[7].OneofWrappers = []any{}
+	file_keygate_v1_property_proto_msgTypes[8].OneofWrappers = []any{
+		(*Price_Decimal)(nil),
+		(*Price_MinorUnits)(nil),
+	}
+	file_keygate_v1_property_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_property_proto_rawDesc), len(file_keygate_v1_property_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -46,8 +46,8 @@ type PropertyServiceClient interface {
 	// GetProperty on purpose: the gateway tries routes in reverse order of
 	// declaration, and /properties/options must win over /properties/{id}.
 	ListPropertyOptions(ctx context.Context, in *ListPropertyOptionsRequest, opts ...grpc.CallOption) (*ListPropertyOptionsResponse, error)
-	// UpdateProperty replaces every writable attribute; omitted ones are
-	// cleared.
+	// UpdateProperty changes the attributes named in the update mask and
+	// keeps the others (a partial update, as Channex clients use it).
 	UpdateProperty(ctx context.Context, in *UpdatePropertyRequest, opts ...grpc.CallOption) (*UpdatePropertyResponse, error)
 	// DeleteProperty deletes a property; only its owners may. It leaves every
 	// key's scope.
@@ -141,8 +141,8 @@ type PropertyServiceServer interface {
 	// GetProperty on purpose: the gateway tries routes in reverse order of
 	// declaration, and /properties/options must win over /properties/{id}.
 	ListPropertyOptions(context.Context, *ListPropertyOptionsRequest) (*ListPropertyOptionsResponse, error)
-	// UpdateProperty replaces every writable attribute; omitted ones are
-	// cleared.
+	// UpdateProperty changes the attributes named in the update mask and
+	// keeps the others (a partial update, as Channex clients use it).
 	UpdateProperty(context.Context, *UpdatePropertyRequest) (*UpdatePropertyResponse, error)
 	// DeleteProperty deletes a property; only its owners may. It leaves every
 	// key's scope.

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -23,16 +24,24 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// PropertyUser is one user's access to one property.
+// PropertyUser is one user's access to one property, or an invitation
+// to an email that has no account yet.
 type PropertyUser struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	PropertyId string                 `protobuf:"bytes,2,opt,name=property_id,json=propertyId,proto3" json:"property_id,omitempty"`
-	UserId     string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	UserEmail  string                 `protobuf:"bytes,4,opt,name=user_email,json=userEmail,proto3" json:"user_email,omitempty"`
+	// Absent while the invitation is pending.
+	UserId    *string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
+	UserEmail string  `protobuf:"bytes,4,opt,name=user_email,json=userEmail,proto3" json:"user_email,omitempty"`
 	// "owner" or "user".
-	Role          string                 `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Role      string                 `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Free-form settings of the invitee, stored and returned as given.
+	Overrides *structpb.Struct `protobuf:"bytes,7,opt,name=overrides,proto3" json:"overrides,omitempty"`
+	// "active", or "pending" until an account with user_email exists.
+	Status string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
+	// The user, once there is one.
+	User          *RelatedUser `protobuf:"bytes,9,opt,name=user,proto3" json:"user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -82,8 +91,8 @@ func (x *PropertyUser) GetPropertyId() string {
 }
 
 func (x *PropertyUser) GetUserId() string {
-	if x != nil {
-		return x.UserId
+	if x != nil && x.UserId != nil {
+		return *x.UserId
 	}
 	return ""
 }
@@ -109,6 +118,88 @@ func (x *PropertyUser) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PropertyUser) GetOverrides() *structpb.Struct {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+func (x *PropertyUser) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *PropertyUser) GetUser() *RelatedUser {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// RelatedUser is the user a record is about.
+type RelatedUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedUser) Reset() {
+	*x = RelatedUser{}
+	mi := &file_keygate_v1_property_user_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedUser) ProtoMessage() {}
+
+func (x *RelatedUser) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_user_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedUser.ProtoReflect.Descriptor instead.
+func (*RelatedUser) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RelatedUser) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RelatedUser) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RelatedUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type CreatePropertyUserRequest struct {
 	state         protoimpl.MessageState            `protogen:"open.v1"`
 	Invite        *CreatePropertyUserRequest_Invite `protobuf:"bytes,1,opt,name=invite,proto3" json:"invite,omitempty"`
@@ -118,7 +209,7 @@ type CreatePropertyUserRequest struct {
 
 func (x *CreatePropertyUserRequest) Reset() {
 	*x = CreatePropertyUserRequest{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +221,7 @@ func (x *CreatePropertyUserRequest) String() string {
 func (*CreatePropertyUserRequest) ProtoMessage() {}
 
 func (x *CreatePropertyUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[1]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +234,7 @@ func (x *CreatePropertyUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyUserRequest.ProtoReflect.Descriptor instead.
 func (*CreatePropertyUserRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{1}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreatePropertyUserRequest) GetInvite() *CreatePropertyUserRequest_Invite {
@@ -162,7 +253,7 @@ type CreatePropertyUserResponse struct {
 
 func (x *CreatePropertyUserResponse) Reset() {
 	*x = CreatePropertyUserResponse{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +265,7 @@ func (x *CreatePropertyUserResponse) String() string {
 func (*CreatePropertyUserResponse) ProtoMessage() {}
 
 func (x *CreatePropertyUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[2]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +278,7 @@ func (x *CreatePropertyUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyUserResponse.ProtoReflect.Descriptor instead.
 func (*CreatePropertyUserResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{2}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreatePropertyUserResponse) GetPropertyUser() *PropertyUser {
@@ -200,13 +291,14 @@ func (x *CreatePropertyUserResponse) GetPropertyUser() *PropertyUser {
 type ListPropertyUsersRequest struct {
 	state         protoimpl.MessageState           `protogen:"open.v1"`
 	Filter        *ListPropertyUsersRequest_Filter `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	Pagination    *Pagination                      `protobuf:"bytes,2,opt,name=pagination,proto3" json:"pagination,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListPropertyUsersRequest) Reset() {
 	*x = ListPropertyUsersRequest{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +310,7 @@ func (x *ListPropertyUsersRequest) String() string {
 func (*ListPropertyUsersRequest) ProtoMessage() {}
 
 func (x *ListPropertyUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[3]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +323,7 @@ func (x *ListPropertyUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertyUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListPropertyUsersRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListPropertyUsersRequest) GetFilter() *ListPropertyUsersRequest_Filter {
@@ -241,16 +333,24 @@ func (x *ListPropertyUsersRequest) GetFilter() *ListPropertyUsersRequest_Filter 
 	return nil
 }
 
+func (x *ListPropertyUsersRequest) GetPagination() *Pagination {
+	if x != nil {
+		return x.Pagination
+	}
+	return nil
+}
+
 type ListPropertyUsersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PropertyUsers []*PropertyUser        `protobuf:"bytes,1,rep,name=property_users,json=propertyUsers,proto3" json:"property_users,omitempty"`
+	Meta          *ListMeta              `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListPropertyUsersResponse) Reset() {
 	*x = ListPropertyUsersResponse{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +362,7 @@ func (x *ListPropertyUsersResponse) String() string {
 func (*ListPropertyUsersResponse) ProtoMessage() {}
 
 func (x *ListPropertyUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[4]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +375,7 @@ func (x *ListPropertyUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertyUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListPropertyUsersResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListPropertyUsersResponse) GetPropertyUsers() []*PropertyUser {
@@ -285,6 +385,103 @@ func (x *ListPropertyUsersResponse) GetPropertyUsers() []*PropertyUser {
 	return nil
 }
 
+func (x *ListPropertyUsersResponse) GetMeta() *ListMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+type GetPropertyUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPropertyUserRequest) Reset() {
+	*x = GetPropertyUserRequest{}
+	mi := &file_keygate_v1_property_user_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPropertyUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPropertyUserRequest) ProtoMessage() {}
+
+func (x *GetPropertyUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_user_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPropertyUserRequest.ProtoReflect.Descriptor instead.
+func (*GetPropertyUserRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetPropertyUserRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetPropertyUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PropertyUser  *PropertyUser          `protobuf:"bytes,1,opt,name=property_user,json=propertyUser,proto3" json:"property_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPropertyUserResponse) Reset() {
+	*x = GetPropertyUserResponse{}
+	mi := &file_keygate_v1_property_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPropertyUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPropertyUserResponse) ProtoMessage() {}
+
+func (x *GetPropertyUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_property_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPropertyUserResponse.ProtoReflect.Descriptor instead.
+func (*GetPropertyUserResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetPropertyUserResponse) GetPropertyUser() *PropertyUser {
+	if x != nil {
+		return x.PropertyUser
+	}
+	return nil
+}
+
+// UpdatePropertyUserRequest changes the role or the overrides of a record;
+// each is kept when not set (on REST: when absent from the body).
 type UpdatePropertyUserRequest struct {
 	state         protoimpl.MessageState           `protogen:"open.v1"`
 	Id            string                           `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -295,7 +492,7 @@ type UpdatePropertyUserRequest struct {
 
 func (x *UpdatePropertyUserRequest) Reset() {
 	*x = UpdatePropertyUserRequest{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +504,7 @@ func (x *UpdatePropertyUserRequest) String() string {
 func (*UpdatePropertyUserRequest) ProtoMessage() {}
 
 func (x *UpdatePropertyUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[5]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +517,7 @@ func (x *UpdatePropertyUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyUserRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyUserRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdatePropertyUserRequest) GetId() string {
@@ -346,7 +543,7 @@ type UpdatePropertyUserResponse struct {
 
 func (x *UpdatePropertyUserResponse) Reset() {
 	*x = UpdatePropertyUserResponse{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +555,7 @@ func (x *UpdatePropertyUserResponse) String() string {
 func (*UpdatePropertyUserResponse) ProtoMessage() {}
 
 func (x *UpdatePropertyUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[6]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +568,7 @@ func (x *UpdatePropertyUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyUserResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyUserResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdatePropertyUserResponse) GetPropertyUser() *PropertyUser {
@@ -390,7 +587,7 @@ type RemovePropertyUserRequest struct {
 
 func (x *RemovePropertyUserRequest) Reset() {
 	*x = RemovePropertyUserRequest{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +599,7 @@ func (x *RemovePropertyUserRequest) String() string {
 func (*RemovePropertyUserRequest) ProtoMessage() {}
 
 func (x *RemovePropertyUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[7]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +612,7 @@ func (x *RemovePropertyUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePropertyUserRequest.ProtoReflect.Descriptor instead.
 func (*RemovePropertyUserRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemovePropertyUserRequest) GetId() string {
@@ -433,7 +630,7 @@ type RemovePropertyUserResponse struct {
 
 func (x *RemovePropertyUserResponse) Reset() {
 	*x = RemovePropertyUserResponse{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +642,7 @@ func (x *RemovePropertyUserResponse) String() string {
 func (*RemovePropertyUserResponse) ProtoMessage() {}
 
 func (x *RemovePropertyUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[8]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,23 +655,26 @@ func (x *RemovePropertyUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePropertyUserResponse.ProtoReflect.Descriptor instead.
 func (*RemovePropertyUserResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{11}
 }
 
 type CreatePropertyUserRequest_Invite struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	PropertyId string                 `protobuf:"bytes,1,opt,name=property_id,json=propertyId,proto3" json:"property_id,omitempty"`
-	// The email of an existing account.
+	// An email address. When no account has it yet, the invitation is
+	// pending until one does.
 	UserEmail string `protobuf:"bytes,2,opt,name=user_email,json=userEmail,proto3" json:"user_email,omitempty"`
 	// "owner" or "user".
-	Role          string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	// An optional JSON object of at most 16 KiB.
+	Overrides     *structpb.Struct `protobuf:"bytes,4,opt,name=overrides,proto3" json:"overrides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreatePropertyUserRequest_Invite) Reset() {
 	*x = CreatePropertyUserRequest_Invite{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +686,7 @@ func (x *CreatePropertyUserRequest_Invite) String() string {
 func (*CreatePropertyUserRequest_Invite) ProtoMessage() {}
 
 func (x *CreatePropertyUserRequest_Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[9]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +699,7 @@ func (x *CreatePropertyUserRequest_Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePropertyUserRequest_Invite.ProtoReflect.Descriptor instead.
 func (*CreatePropertyUserRequest_Invite) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{1, 0}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{2, 0}
 }
 
 func (x *CreatePropertyUserRequest_Invite) GetPropertyId() string {
@@ -523,6 +723,13 @@ func (x *CreatePropertyUserRequest_Invite) GetRole() string {
 	return ""
 }
 
+func (x *CreatePropertyUserRequest_Invite) GetOverrides() *structpb.Struct {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
 type ListPropertyUsersRequest_Filter struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PropertyId    string                 `protobuf:"bytes,1,opt,name=property_id,json=propertyId,proto3" json:"property_id,omitempty"`
@@ -532,7 +739,7 @@ type ListPropertyUsersRequest_Filter struct {
 
 func (x *ListPropertyUsersRequest_Filter) Reset() {
 	*x = ListPropertyUsersRequest_Filter{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +751,7 @@ func (x *ListPropertyUsersRequest_Filter) String() string {
 func (*ListPropertyUsersRequest_Filter) ProtoMessage() {}
 
 func (x *ListPropertyUsersRequest_Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[10]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +764,7 @@ func (x *ListPropertyUsersRequest_Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPropertyUsersRequest_Filter.ProtoReflect.Descriptor instead.
 func (*ListPropertyUsersRequest_Filter) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{3, 0}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{4, 0}
 }
 
 func (x *ListPropertyUsersRequest_Filter) GetPropertyId() string {
@@ -570,14 +777,15 @@ func (x *ListPropertyUsersRequest_Filter) GetPropertyId() string {
 type UpdatePropertyUserRequest_Input struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "owner" or "user".
-	Role          string `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	Role          *string          `protobuf:"bytes,1,opt,name=role,proto3,oneof" json:"role,omitempty"`
+	Overrides     *structpb.Struct `protobuf:"bytes,2,opt,name=overrides,proto3" json:"overrides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdatePropertyUserRequest_Input) Reset() {
 	*x = UpdatePropertyUserRequest_Input{}
-	mi := &file_keygate_v1_property_user_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +797,7 @@ func (x *UpdatePropertyUserRequest_Input) String() string {
 func (*UpdatePropertyUserRequest_Input) ProtoMessage() {}
 
 func (x *UpdatePropertyUserRequest_Input) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_property_user_proto_msgTypes[11]
+	mi := &file_keygate_v1_property_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,14 +810,21 @@ func (x *UpdatePropertyUserRequest_Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePropertyUserRequest_Input.ProtoReflect.Descriptor instead.
 func (*UpdatePropertyUserRequest_Input) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{5, 0}
+	return file_keygate_v1_property_user_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *UpdatePropertyUserRequest_Input) GetRole() string {
-	if x != nil {
-		return x.Role
+	if x != nil && x.Role != nil {
+		return *x.Role
 	}
 	return ""
+}
+
+func (x *UpdatePropertyUserRequest_Input) GetOverrides() *structpb.Struct {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
 }
 
 var File_keygate_v1_property_user_proto protoreflect.FileDescriptor
@@ -617,49 +832,75 @@ var File_keygate_v1_property_user_proto protoreflect.FileDescriptor
 const file_keygate_v1_property_user_proto_rawDesc = "" +
 	"\n" +
 	"\x1ekeygate/v1/property_user.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18keygate/v1/options.proto\"\xc6\x01\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xdb\x02\n" +
 	"\fPropertyUser\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vproperty_id\x18\x02 \x01(\tR\n" +
-	"propertyId\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x1d\n" +
+	"propertyId\x12\x1c\n" +
+	"\auser_id\x18\x03 \x01(\tH\x00R\x06userId\x88\x01\x01\x12\x1d\n" +
 	"\n" +
 	"user_email\x18\x04 \x01(\tR\tuserEmail\x12\x12\n" +
 	"\x04role\x18\x05 \x01(\tR\x04role\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xbf\x01\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x125\n" +
+	"\toverrides\x18\a \x01(\v2\x17.google.protobuf.StructR\toverrides\x12\x16\n" +
+	"\x06status\x18\b \x01(\tR\x06status\x123\n" +
+	"\x04user\x18\t \x01(\v2\x17.keygate.v1.RelatedUserB\x06\xda\xf3\x18\x02\b\x01R\x04userB\n" +
+	"\n" +
+	"\b_user_id\"S\n" +
+	"\vRelatedUser\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name:\n" +
+	"\xd2\xf3\x18\x06\n" +
+	"\x04user\"\xff\x01\n" +
 	"\x19CreatePropertyUserRequest\x12D\n" +
-	"\x06invite\x18\x01 \x01(\v2,.keygate.v1.CreatePropertyUserRequest.InviteR\x06invite\x1a\\\n" +
+	"\x06invite\x18\x01 \x01(\v2,.keygate.v1.CreatePropertyUserRequest.InviteR\x06invite\x1a\x9b\x01\n" +
 	"\x06Invite\x12\x1f\n" +
 	"\vproperty_id\x18\x01 \x01(\tR\n" +
 	"propertyId\x12\x1d\n" +
 	"\n" +
 	"user_email\x18\x02 \x01(\tR\tuserEmail\x12\x12\n" +
-	"\x04role\x18\x03 \x01(\tR\x04role\"[\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x125\n" +
+	"\toverrides\x18\x04 \x01(\v2\x17.google.protobuf.StructR\toverrides:\x06\xd2\xf3\x18\x02\x10\x01\"[\n" +
 	"\x1aCreatePropertyUserResponse\x12=\n" +
-	"\rproperty_user\x18\x01 \x01(\v2\x18.keygate.v1.PropertyUserR\fpropertyUser\"\x8a\x01\n" +
+	"\rproperty_user\x18\x01 \x01(\v2\x18.keygate.v1.PropertyUserR\fpropertyUser\"\xc2\x01\n" +
 	"\x18ListPropertyUsersRequest\x12C\n" +
-	"\x06filter\x18\x01 \x01(\v2+.keygate.v1.ListPropertyUsersRequest.FilterR\x06filter\x1a)\n" +
+	"\x06filter\x18\x01 \x01(\v2+.keygate.v1.ListPropertyUsersRequest.FilterR\x06filter\x126\n" +
+	"\n" +
+	"pagination\x18\x02 \x01(\v2\x16.keygate.v1.PaginationR\n" +
+	"pagination\x1a)\n" +
 	"\x06Filter\x12\x1f\n" +
 	"\vproperty_id\x18\x01 \x01(\tR\n" +
-	"propertyId\"\\\n" +
+	"propertyId\"\x86\x01\n" +
 	"\x19ListPropertyUsersResponse\x12?\n" +
-	"\x0eproperty_users\x18\x01 \x03(\v2\x18.keygate.v1.PropertyUserR\rpropertyUsers\"\x9a\x01\n" +
+	"\x0eproperty_users\x18\x01 \x03(\v2\x18.keygate.v1.PropertyUserR\rpropertyUsers\x12(\n" +
+	"\x04meta\x18\x02 \x01(\v2\x14.keygate.v1.ListMetaR\x04meta\"(\n" +
+	"\x16GetPropertyUserRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
+	"\x17GetPropertyUserResponse\x12=\n" +
+	"\rproperty_user\x18\x01 \x01(\v2\x18.keygate.v1.PropertyUserR\fpropertyUser\"\xa2\x02\n" +
 	"\x19UpdatePropertyUserRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12P\n" +
-	"\rproperty_user\x18\x02 \x01(\v2+.keygate.v1.UpdatePropertyUserRequest.InputR\fpropertyUser\x1a\x1b\n" +
-	"\x05Input\x12\x12\n" +
-	"\x04role\x18\x01 \x01(\tR\x04role\"[\n" +
+	"\rproperty_user\x18\x02 \x01(\v2+.keygate.v1.UpdatePropertyUserRequest.InputR\fpropertyUser\x1a\xa2\x01\n" +
+	"\x05Input\x12\x17\n" +
+	"\x04role\x18\x01 \x01(\tH\x00R\x04role\x88\x01\x01\x125\n" +
+	"\toverrides\x18\x02 \x01(\v2\x17.google.protobuf.StructR\toverrides:@\xd2\xf3\x18<\x10\x01\x1a\x02id\x1a\vproperty_id\x1a\auser_id\x1a\n" +
+	"user_email\x1a\x06status\x1a\n" +
+	"created_atB\a\n" +
+	"\x05_role\"[\n" +
 	"\x1aUpdatePropertyUserResponse\x12=\n" +
 	"\rproperty_user\x18\x01 \x01(\v2\x18.keygate.v1.PropertyUserR\fpropertyUser\"+\n" +
 	"\x19RemovePropertyUserRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x1c\n" +
-	"\x1aRemovePropertyUserResponse2\x80\x05\n" +
+	"\x1aRemovePropertyUserResponse2\x89\x06\n" +
 	"\x13PropertyUserService\x12\xa1\x01\n" +
 	"\x12CreatePropertyUser\x12%.keygate.v1.CreatePropertyUserRequest\x1a&.keygate.v1.CreatePropertyUserResponse\"<\xca\xf3\x18\x17\n" +
 	"\x01\x02\x12\x12invite.property_id\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/property_users\x12\x9d\x01\n" +
 	"\x11ListPropertyUsers\x12$.keygate.v1.ListPropertyUsersRequest\x1a%.keygate.v1.ListPropertyUsersResponse\";\xca\xf3\x18\x19\n" +
-	"\x01\x02\x12\x12filter.property_id \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/property_users\x12\x92\x01\n" +
+	"\x01\x02\x12\x12filter.property_id \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/property_users\x12\x86\x01\n" +
+	"\x0fGetPropertyUser\x12\".keygate.v1.GetPropertyUserRequest\x1a#.keygate.v1.GetPropertyUserResponse\"*\xca\xf3\x18\x03\n" +
+	"\x01\x02\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/property_users/{id}\x12\x92\x01\n" +
 	"\x12UpdatePropertyUser\x12%.keygate.v1.UpdatePropertyUserRequest\x1a&.keygate.v1.UpdatePropertyUserResponse\"-\xca\xf3\x18\x03\n" +
 	"\x01\x02\x82\xd3\xe4\x93\x02 :\x01*\x1a\x1b/api/v1/property_users/{id}\x12\x8f\x01\n" +
 	"\x12RemovePropertyUser\x12%.keygate.v1.RemovePropertyUserRequest\x1a&.keygate.v1.RemovePropertyUserResponse\"*\xca\xf3\x18\x03\n" +
@@ -677,43 +918,58 @@ func file_keygate_v1_property_user_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_property_user_proto_rawDescData
 }
 
-var file_keygate_v1_property_user_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_keygate_v1_property_user_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_keygate_v1_property_user_proto_goTypes = []any{
 	(*PropertyUser)(nil),                     // 0: keygate.v1.PropertyUser
-	(*CreatePropertyUserRequest)(nil),        // 1: keygate.v1.CreatePropertyUserRequest
-	(*CreatePropertyUserResponse)(nil),       // 2: keygate.v1.CreatePropertyUserResponse
-	(*ListPropertyUsersRequest)(nil),         // 3: keygate.v1.ListPropertyUsersRequest
-	(*ListPropertyUsersResponse)(nil),        // 4: keygate.v1.ListPropertyUsersResponse
-	(*UpdatePropertyUserRequest)(nil),        // 5: keygate.v1.UpdatePropertyUserRequest
-	(*UpdatePropertyUserResponse)(nil),       // 6: keygate.v1.UpdatePropertyUserResponse
-	(*RemovePropertyUserRequest)(nil),        // 7: keygate.v1.RemovePropertyUserRequest
-	(*RemovePropertyUserResponse)(nil),       // 8: keygate.v1.RemovePropertyUserResponse
-	(*CreatePropertyUserRequest_Invite)(nil), // 9: keygate.v1.CreatePropertyUserRequest.Invite
-	(*ListPropertyUsersRequest_Filter)(nil),  // 10: keygate.v1.ListPropertyUsersRequest.Filter
-	(*UpdatePropertyUserRequest_Input)(nil),  // 11: keygate.v1.UpdatePropertyUserRequest.Input
-	(*timestamppb.Timestamp)(nil),            // 12: google.protobuf.Timestamp
+	(*RelatedUser)(nil),                      // 1: keygate.v1.RelatedUser
+	(*CreatePropertyUserRequest)(nil),        // 2: keygate.v1.CreatePropertyUserRequest
+	(*CreatePropertyUserResponse)(nil),       // 3: keygate.v1.CreatePropertyUserResponse
+	(*ListPropertyUsersRequest)(nil),         // 4: keygate.v1.ListPropertyUsersRequest
+	(*ListPropertyUsersResponse)(nil),        // 5: keygate.v1.ListPropertyUsersResponse
+	(*GetPropertyUserRequest)(nil),           // 6: keygate.v1.GetPropertyUserRequest
+	(*GetPropertyUserResponse)(nil),          // 7: keygate.v1.GetPropertyUserResponse
+	(*UpdatePropertyUserRequest)(nil),        // 8: keygate.v1.UpdatePropertyUserRequest
+	(*UpdatePropertyUserResponse)(nil),       // 9: keygate.v1.UpdatePropertyUserResponse
+	(*RemovePropertyUserRequest)(nil),        // 10: keygate.v1.RemovePropertyUserRequest
+	(*RemovePropertyUserResponse)(nil),       // 11: keygate.v1.RemovePropertyUserResponse
+	(*CreatePropertyUserRequest_Invite)(nil), // 12: keygate.v1.CreatePropertyUserRequest.Invite
+	(*ListPropertyUsersRequest_Filter)(nil),  // 13: keygate.v1.ListPropertyUsersRequest.Filter
+	(*UpdatePropertyUserRequest_Input)(nil),  // 14: keygate.v1.UpdatePropertyUserRequest.Input
+	(*timestamppb.Timestamp)(nil),            // 15: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),                  // 16: google.protobuf.Struct
+	(*Pagination)(nil),                       // 17: keygate.v1.Pagination
+	(*ListMeta)(nil),                         // 18: keygate.v1.ListMeta
 }
 var file_keygate_v1_property_user_proto_depIdxs = []int32{
-	12, // 0: keygate.v1.PropertyUser.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 1: keygate.v1.CreatePropertyUserRequest.invite:type_name -> keygate.v1.CreatePropertyUserRequest.Invite
-	0,  // 2: keygate.v1.CreatePropertyUserResponse.property_user:type_name -> keygate.v1.PropertyUser
-	10, // 3: keygate.v1.ListPropertyUsersRequest.filter:type_name -> keygate.v1.ListPropertyUsersRequest.Filter
-	0,  // 4: keygate.v1.ListPropertyUsersResponse.property_users:type_name -> keygate.v1.PropertyUser
-	11, // 5: keygate.v1.UpdatePropertyUserRequest.property_user:type_name -> keygate.v1.UpdatePropertyUserRequest.Input
-	0,  // 6: keygate.v1.UpdatePropertyUserResponse.property_user:type_name -> keygate.v1.PropertyUser
-	1,  // 7: keygate.v1.PropertyUserService.CreatePropertyUser:input_type -> keygate.v1.CreatePropertyUserRequest
-	3,  // 8: keygate.v1.PropertyUserService.ListPropertyUsers:input_type -> keygate.v1.ListPropertyUsersRequest
-	5,  // 9: keygate.v1.PropertyUserService.UpdatePropertyUser:input_type -> keygate.v1.UpdatePropertyUserRequest
-	7,  // 10: keygate.v1.PropertyUserService.RemovePropertyUser:input_type -> keygate.v1.RemovePropertyUserRequest
-	2,  // 11: keygate.v1.PropertyUserService.CreatePropertyUser:output_type -> keygate.v1.CreatePropertyUserResponse
-	4,  // 12: keygate.v1.PropertyUserService.ListPropertyUsers:output_type -> keygate.v1.ListPropertyUsersResponse
-	6,  // 13: keygate.v1.PropertyUserService.UpdatePropertyUser:output_type -> keygate.v1.UpdatePropertyUserResponse
-	8,  // 14: keygate.v1.PropertyUserService.RemovePropertyUser:output_type -> keygate.v1.RemovePropertyUserResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 0: keygate.v1.PropertyUser.created_at:type_name -> google.protobuf.Timestamp
+	16, // 1: keygate.v1.PropertyUser.overrides:type_name -> google.protobuf.Struct
+	1,  // 2: keygate.v1.PropertyUser.user:type_name -> keygate.v1.RelatedUser
+	12, // 3: keygate.v1.CreatePropertyUserRequest.invite:type_name -> keygate.v1.CreatePropertyUserRequest.Invite
+	0,  // 4: keygate.v1.CreatePropertyUserResponse.property_user:type_name -> keygate.v1.PropertyUser
+	13, // 5: keygate.v1.ListPropertyUsersRequest.filter:type_name -> keygate.v1.ListPropertyUsersRequest.Filter
+	17, // 6: keygate.v1.ListPropertyUsersRequest.pagination:type_name -> keygate.v1.Pagination
+	0,  // 7: keygate.v1.ListPropertyUsersResponse.property_users:type_name -> keygate.v1.PropertyUser
+	18, // 8: keygate.v1.ListPropertyUsersResponse.meta:type_name -> keygate.v1.ListMeta
+	0,  // 9: keygate.v1.GetPropertyUserResponse.property_user:type_name -> keygate.v1.PropertyUser
+	14, // 10: keygate.v1.UpdatePropertyUserRequest.property_user:type_name -> keygate.v1.UpdatePropertyUserRequest.Input
+	0,  // 11: keygate.v1.UpdatePropertyUserResponse.property_user:type_name -> keygate.v1.PropertyUser
+	16, // 12: keygate.v1.CreatePropertyUserRequest.Invite.overrides:type_name -> google.protobuf.Struct
+	16, // 13: keygate.v1.UpdatePropertyUserRequest.Input.overrides:type_name -> google.protobuf.Struct
+	2,  // 14: keygate.v1.PropertyUserService.CreatePropertyUser:input_type -> keygate.v1.CreatePropertyUserRequest
+	4,  // 15: keygate.v1.PropertyUserService.ListPropertyUsers:input_type -> keygate.v1.ListPropertyUsersRequest
+	6,  // 16: keygate.v1.PropertyUserService.GetPropertyUser:input_type -> keygate.v1.GetPropertyUserRequest
+	8,  // 17: keygate.v1.PropertyUserService.UpdatePropertyUser:input_type -> keygate.v1.UpdatePropertyUserRequest
+	10, // 18: keygate.v1.PropertyUserService.RemovePropertyUser:input_type -> keygate.v1.RemovePropertyUserRequest
+	3,  // 19: keygate.v1.PropertyUserService.CreatePropertyUser:output_type -> keygate.v1.CreatePropertyUserResponse
+	5,  // 20: keygate.v1.PropertyUserService.ListPropertyUsers:output_type -> keygate.v1.ListPropertyUsersResponse
+	7,  // 21: keygate.v1.PropertyUserService.GetPropertyUser:output_type -> keygate.v1.GetPropertyUserResponse
+	9,  // 22: keygate.v1.PropertyUserService.UpdatePropertyUser:output_type -> keygate.v1.UpdatePropertyUserResponse
+	11, // 23: keygate.v1.PropertyUserService.RemovePropertyUser:output_type -> keygate.v1.RemovePropertyUserResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_property_user_proto_init() }
@@ -721,14 +977,17 @@ func file_keygate_v1_property_user_proto_init() {
 	if File_keygate_v1_property_user_proto != nil {
 		return
 	}
+	file_keygate_v1_common_proto_init()
 	file_keygate_v1_options_proto_init()
+	file_keygate_v1_property_user_proto_msgTypes[0].OneofWrappers = []any{}
+	file_keygate_v1_property_user_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_property_user_proto_rawDesc), len(file_keygate_v1_property_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

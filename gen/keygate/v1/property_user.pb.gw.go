@@ -92,6 +92,45 @@ func local_request_PropertyUserService_ListPropertyUsers_0(ctx context.Context, 
 	return msg, metadata, err
 }
 
+func request_PropertyUserService_GetPropertyUser_0(ctx context.Context, marshaler runtime.Marshaler, client PropertyUserServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetPropertyUserRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetPropertyUser(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_PropertyUserService_GetPropertyUser_0(ctx context.Context, marshaler runtime.Marshaler, server PropertyUserServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetPropertyUserRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "id")
+	}
+	protoReq.Id, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "id", err)
+	}
+	msg, err := server.GetPropertyUser(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_PropertyUserService_UpdatePropertyUser_0(ctx context.Context, marshaler runtime.Marshaler, client PropertyUserServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq UpdatePropertyUserRequest
@@ -222,6 +261,26 @@ func RegisterPropertyUserServiceHandlerServer(ctx context.Context, mux *runtime.
 		}
 		forward_PropertyUserService_ListPropertyUsers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_PropertyUserService_GetPropertyUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/keygate.v1.PropertyUserService/GetPropertyUser", runtime.WithHTTPPathPattern("/api/v1/property_users/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_PropertyUserService_GetPropertyUser_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PropertyUserService_GetPropertyUser_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPut, pattern_PropertyUserService_UpdatePropertyUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -336,6 +395,23 @@ func RegisterPropertyUserServiceHandlerClient(ctx context.Context, mux *runtime.
 		}
 		forward_PropertyUserService_ListPropertyUsers_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_PropertyUserService_GetPropertyUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/keygate.v1.PropertyUserService/GetPropertyUser", runtime.WithHTTPPathPattern("/api/v1/property_users/{id}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_PropertyUserService_GetPropertyUser_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PropertyUserService_GetPropertyUser_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPut, pattern_PropertyUserService_UpdatePropertyUser_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -376,6 +452,7 @@ func RegisterPropertyUserServiceHandlerClient(ctx context.Context, mux *runtime.
 var (
 	pattern_PropertyUserService_CreatePropertyUser_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "property_users"}, ""))
 	pattern_PropertyUserService_ListPropertyUsers_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "property_users"}, ""))
+	pattern_PropertyUserService_GetPropertyUser_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "property_users", "id"}, ""))
 	pattern_PropertyUserService_UpdatePropertyUser_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "property_users", "id"}, ""))
 	pattern_PropertyUserService_RemovePropertyUser_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "property_users", "id"}, ""))
 )
@@ -383,6 +460,7 @@ var (
 var (
 	forward_PropertyUserService_CreatePropertyUser_0 = runtime.ForwardResponseMessage
 	forward_PropertyUserService_ListPropertyUsers_0  = runtime.ForwardResponseMessage
+	forward_PropertyUserService_GetPropertyUser_0    = runtime.ForwardResponseMessage
 	forward_PropertyUserService_UpdatePropertyUser_0 = runtime.ForwardResponseMessage
 	forward_PropertyUserService_RemovePropertyUser_0 = runtime.ForwardResponseMessage
 )

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PropertyUserService_CreatePropertyUser_FullMethodName = "/keygate.v1.PropertyUserService/CreatePropertyUser"
 	PropertyUserService_ListPropertyUsers_FullMethodName  = "/keygate.v1.PropertyUserService/ListPropertyUsers"
+	PropertyUserService_GetPropertyUser_FullMethodName    = "/keygate.v1.PropertyUserService/GetPropertyUser"
 	PropertyUserService_UpdatePropertyUser_FullMethodName = "/keygate.v1.PropertyUserService/UpdatePropertyUser"
 	PropertyUserService_RemovePropertyUser_FullMethodName = "/keygate.v1.PropertyUserService/RemovePropertyUser"
 )
@@ -33,15 +34,22 @@ const (
 // "property users"). Only owners of a property may change who has access;
 // API keys never may. A property always keeps at least one owner.
 type PropertyUserServiceClient interface {
-	// CreatePropertyUser invites an existing account to a property: it gets
-	// access with the given role.
+	// CreatePropertyUser invites an email to a property with a role. The
+	// access takes effect as soon as an account has that email (at once,
+	// when one does), and the answer is the same either way: it never
+	// reveals whether an account exists.
 	CreatePropertyUser(ctx context.Context, in *CreatePropertyUserRequest, opts ...grpc.CallOption) (*CreatePropertyUserResponse, error)
-	// ListPropertyUsers lists who can access a property.
+	// ListPropertyUsers lists who can access a property, oldest first,
+	// paginated.
 	ListPropertyUsers(ctx context.Context, in *ListPropertyUsersRequest, opts ...grpc.CallOption) (*ListPropertyUsersResponse, error)
-	// UpdatePropertyUser changes a user's role on a property.
+	// GetPropertyUser returns one record of a property the caller can
+	// access.
+	GetPropertyUser(ctx context.Context, in *GetPropertyUserRequest, opts ...grpc.CallOption) (*GetPropertyUserResponse, error)
+	// UpdatePropertyUser changes a user's role or overrides on a property.
 	UpdatePropertyUser(ctx context.Context, in *UpdatePropertyUserRequest, opts ...grpc.CallOption) (*UpdatePropertyUserResponse, error)
-	// RemovePropertyUser withdraws a user's access to a property. Their API
-	// keys lose the property on the very next request.
+	// RemovePropertyUser withdraws a user's access to a property (owners),
+	// or the caller's own access (leaving). Their API keys lose the
+	// property on the very next request. The last owner stays.
 	RemovePropertyUser(ctx context.Context, in *RemovePropertyUserRequest, opts ...grpc.CallOption) (*RemovePropertyUserResponse, error)
 }
 
@@ -67,6 +75,16 @@ func (c *propertyUserServiceClient) ListPropertyUsers(ctx context.Context, in *L
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListPropertyUsersResponse)
 	err := c.cc.Invoke(ctx, PropertyUserService_ListPropertyUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *propertyUserServiceClient) GetPropertyUser(ctx context.Context, in *GetPropertyUserRequest, opts ...grpc.CallOption) (*GetPropertyUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPropertyUserResponse)
+	err := c.cc.Invoke(ctx, PropertyUserService_GetPropertyUser_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,15 +119,22 @@ func (c *propertyUserServiceClient) RemovePropertyUser(ctx context.Context, in *
 // "property users"). Only owners of a property may change who has access;
 // API keys never may. A property always keeps at least one owner.
 type PropertyUserServiceServer interface {
-	// CreatePropertyUser invites an existing account to a property: it gets
-	// access with the given role.
+	// CreatePropertyUser invites an email to a property with a role. The
+	// access takes effect as soon as an account has that email (at once,
+	// when one does), and the answer is the same either way: it never
+	// reveals whether an account exists.
 	CreatePropertyUser(context.Context, *CreatePropertyUserRequest) (*CreatePropertyUserResponse, error)
-	// ListPropertyUsers lists who can access a property.
+	// ListPropertyUsers lists who can access a property, oldest first,
+	// paginated.
 	ListPropertyUsers(context.Context, *ListPropertyUsersRequest) (*ListPropertyUsersResponse, error)
-	// UpdatePropertyUser changes a user's role on a property.
+	// GetPropertyUser returns one record of a property the caller can
+	// access.
+	GetPropertyUser(context.Context, *GetPropertyUserRequest) (*GetPropertyUserResponse, error)
+	// UpdatePropertyUser changes a user's role or overrides on a property.
 	UpdatePropertyUser(context.Context, *UpdatePropertyUserRequest) (*UpdatePropertyUserResponse, error)
-	// RemovePropertyUser withdraws a user's access to a property. Their API
-	// keys lose the property on the very next request.
+	// RemovePropertyUser withdraws a user's access to a property (owners),
+	// or the caller's own access (leaving). Their API keys lose the
+	// property on the very next request. The last owner stays.
 	RemovePropertyUser(context.Context, *RemovePropertyUserRequest) (*RemovePropertyUserResponse, error)
 	mustEmbedUnimplementedPropertyUserServiceServer()
 }
@@ -126,6 +151,9 @@ func (UnimplementedPropertyUserServiceServer) CreatePropertyUser(context.Context
 }
 func (UnimplementedPropertyUserServiceServer) ListPropertyUsers(context.Context, *ListPropertyUsersRequest) (*ListPropertyUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPropertyUsers not implemented")
+}
+func (UnimplementedPropertyUserServiceServer) GetPropertyUser(context.Context, *GetPropertyUserRequest) (*GetPropertyUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPropertyUser not implemented")
 }
 func (UnimplementedPropertyUserServiceServer) UpdatePropertyUser(context.Context, *UpdatePropertyUserRequest) (*UpdatePropertyUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePropertyUser not implemented")
@@ -190,6 +218,24 @@ func _PropertyUserService_ListPropertyUsers_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PropertyUserService_GetPropertyUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPropertyUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PropertyUserServiceServer).GetPropertyUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PropertyUserService_GetPropertyUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PropertyUserServiceServer).GetPropertyUser(ctx, req.(*GetPropertyUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PropertyUserService_UpdatePropertyUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdatePropertyUserRequest)
 	if err := dec(in); err != nil {
@@ -240,6 +286,10 @@ var PropertyUserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPropertyUsers",
 			Handler:    _PropertyUserService_ListPropertyUsers_Handler,
+		},
+		{
+			MethodName: "GetPropertyUser",
+			Handler:    _PropertyUserService_GetPropertyUser_Handler,
 		},
 		{
 			MethodName: "UpdatePropertyUser",

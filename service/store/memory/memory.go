@@ -27,8 +27,9 @@ type Store struct {
 	keys          map[string]*store.APIKey      // by id
 	keyDigests    map[string]string             // digest → key id
 	properties    map[string]store.Property     // by id; Photos never nil
-	propertyUsers map[string]store.PropertyUser // by id; UserEmail left empty
+	propertyUsers map[string]store.PropertyUser // by id; UserEmail and UserName left empty but for pending ones
 	access        map[string]map[string]string  // property id → user id → property user id
+	invites       map[string]map[string]string  // property id → lower-case email → pending property user id
 }
 
 var _ store.Store = (*Store)(nil)
@@ -44,6 +45,7 @@ func New() *Store {
 		properties:    map[string]store.Property{},
 		propertyUsers: map[string]store.PropertyUser{},
 		access:        map[string]map[string]string{},
+		invites:       map[string]map[string]string{},
 	}
 }
 
@@ -71,6 +73,18 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	u.CreatedAt = ts(u.CreatedAt)
 	s.users[u.ID] = u
 	s.emails[email] = u.ID
+	// Invitations of this email take effect.
+	for propertyID, pending := range s.invites {
+		puID, ok := pending[email]
+		if !ok {
+			continue
+		}
+		pu := s.propertyUsers[puID]
+		pu.UserID, pu.UserEmail = u.ID, ""
+		s.propertyUsers[puID] = pu
+		s.access[propertyID][u.ID] = puID
+		delete(pending, email)
+	}
 	return nil
 }
 
@@ -382,6 +396,7 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	s.properties[p.ID] = p
 	s.propertyUsers[owner.ID] = owner
 	s.access[p.ID] = map[string]string{ownerID: owner.ID}
+	s.invites[p.ID] = map[string]string{}
 	return nil
 }
 
@@ -395,6 +410,10 @@ func cloneProperty(p store.Property) store.Property {
 	p.Content.Photos = slices.Clone(p.Content.Photos)
 	if p.Content.Photos == nil {
 		p.Content.Photos = []store.Photo{}
+	}
+	p.Facilities = slices.Clone(p.Facilities)
+	if p.Facilities == nil {
+		p.Facilities = []string{}
 	}
 	return p
 }
@@ -467,20 +486,24 @@ func propertyOrder(by store.PropertyOrder, desc bool) (func(a, b store.Property)
 	}, nil
 }
 
-func (s *Store) UpdateProperty(ctx context.Context, p store.Property) (store.Property, error) {
+func (s *Store) UpdateProperty(ctx context.Context, id string, apply func(*store.Property) error) (store.Property, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Property{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.properties[p.ID]
+	old, ok := s.properties[id]
 	if !ok {
 		return store.Property{}, store.ErrNotFound
 	}
+	p := cloneProperty(old)
+	if err := apply(&p); err != nil {
+		return store.Property{}, err
+	}
 	p = cloneProperty(p)
-	p.IsActive, p.CreatedAt = old.IsActive, old.CreatedAt
+	p.ID, p.IsActive, p.CreatedAt = old.ID, old.IsActive, old.CreatedAt
 	p.UpdatedAt = ts(p.UpdatedAt)
-	s.properties[p.ID] = p
+	s.properties[id] = p
 	return cloneProperty(p), nil
 }
 
@@ -496,8 +519,12 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) error {
 	for _, puID := range s.access[id] {
 		delete(s.propertyUsers, puID)
 	}
+	for _, puID := range s.invites[id] {
+		delete(s.propertyUsers, puID)
+	}
 	delete(s.properties, id)
 	delete(s.access, id)
+	delete(s.invites, id)
 	for _, k := range s.keys {
 		k.PropertyIDs = slices.DeleteFunc(k.PropertyIDs, func(p string) bool { return p == id })
 	}
@@ -526,10 +553,14 @@ func validRole(r store.Role) error {
 	return nil
 }
 
-// withEmail returns pu with its user's email filled in. The caller holds
-// the lock.
-func (s *Store) withEmail(pu store.PropertyUser) store.PropertyUser {
-	pu.UserEmail = s.users[pu.UserID].Email
+// withUser returns pu with its user's email and name filled in. The
+// caller holds the lock.
+func (s *Store) withUser(pu store.PropertyUser) store.PropertyUser {
+	if !pu.Pending() {
+		u := s.users[pu.UserID]
+		pu.UserEmail, pu.UserName = u.Email, u.Name
+	}
+	pu.Overrides = slices.Clone(pu.Overrides)
 	return pu
 }
 
@@ -544,32 +575,46 @@ func (s *Store) owners(propertyID string) int {
 	return n
 }
 
-func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) error {
+func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) (store.PropertyUser, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return store.PropertyUser{}, err
 	}
 	if err := validRole(pu.Role); err != nil {
-		return err
+		return store.PropertyUser{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.properties[pu.PropertyID]; !ok {
-		return store.ErrNotFound
+		return store.PropertyUser{}, store.ErrNotFound
 	}
-	if _, ok := s.users[pu.UserID]; !ok {
-		return store.ErrNotFound
+	email := strings.ToLower(pu.UserEmail)
+	if pu.UserID == "" && email == "" {
+		return store.PropertyUser{}, store.ErrNotFound
 	}
-	if _, ok := s.access[pu.PropertyID][pu.UserID]; ok {
-		return store.ErrAlreadyExists
+	if pu.UserID == "" {
+		pu.UserID = s.emails[email] // "" when no account has the email
+	} else if _, ok := s.users[pu.UserID]; !ok {
+		return store.PropertyUser{}, store.ErrNotFound
 	}
 	if _, ok := s.propertyUsers[pu.ID]; ok {
-		return store.ErrAlreadyExists
+		return store.PropertyUser{}, store.ErrAlreadyExists
 	}
-	pu.UserEmail = ""
+	pu.UserName, pu.Overrides = "", slices.Clone(pu.Overrides)
 	pu.CreatedAt = ts(pu.CreatedAt)
+	if pu.Pending() {
+		if _, ok := s.invites[pu.PropertyID][email]; ok {
+			return store.PropertyUser{}, store.ErrAlreadyExists
+		}
+		s.invites[pu.PropertyID][email] = pu.ID
+	} else {
+		if _, ok := s.access[pu.PropertyID][pu.UserID]; ok {
+			return store.PropertyUser{}, store.ErrAlreadyExists
+		}
+		pu.UserEmail = ""
+		s.access[pu.PropertyID][pu.UserID] = pu.ID
+	}
 	s.propertyUsers[pu.ID] = pu
-	s.access[pu.PropertyID][pu.UserID] = pu.ID
-	return nil
+	return s.withUser(pu), nil
 }
 
 func (s *Store) GetPropertyUser(ctx context.Context, id string) (store.PropertyUser, error) {
@@ -582,21 +627,23 @@ func (s *Store) GetPropertyUser(ctx context.Context, id string) (store.PropertyU
 	if !ok {
 		return store.PropertyUser{}, store.ErrNotFound
 	}
-	return s.withEmail(pu), nil
+	return s.withUser(pu), nil
 }
 
-func (s *Store) ListPropertyUsers(ctx context.Context, propertyID string) ([]store.PropertyUser, error) {
+func (s *Store) ListPropertyUsers(ctx context.Context, propertyID string, offset, limit int) ([]store.PropertyUser, int, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if _, ok := s.properties[propertyID]; !ok {
-		return nil, store.ErrNotFound
+		return nil, 0, store.ErrNotFound
 	}
 	all := []store.PropertyUser{}
-	for _, puID := range s.access[propertyID] {
-		all = append(all, s.withEmail(s.propertyUsers[puID]))
+	for _, records := range []map[string]string{s.access[propertyID], s.invites[propertyID]} {
+		for _, puID := range records {
+			all = append(all, s.propertyUsers[puID])
+		}
 	}
 	slices.SortFunc(all, func(a, b store.PropertyUser) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -604,15 +651,21 @@ func (s *Store) ListPropertyUsers(ctx context.Context, propertyID string) ([]sto
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	return all, nil
+	list := page(all, offset, limit)
+	for i, pu := range list {
+		list[i] = s.withUser(pu)
+	}
+	return list, len(all), nil
 }
 
-func (s *Store) SetPropertyUserRole(ctx context.Context, id string, role store.Role) (store.PropertyUser, error) {
+func (s *Store) UpdatePropertyUser(ctx context.Context, id string, role store.Role, overrides []byte) (store.PropertyUser, error) {
 	if err := ctx.Err(); err != nil {
 		return store.PropertyUser{}, err
 	}
-	if err := validRole(role); err != nil {
-		return store.PropertyUser{}, err
+	if role != "" {
+		if err := validRole(role); err != nil {
+			return store.PropertyUser{}, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -620,15 +673,17 @@ func (s *Store) SetPropertyUserRole(ctx context.Context, id string, role store.R
 	if !ok {
 		return store.PropertyUser{}, store.ErrNotFound
 	}
-	if pu.Role == role {
-		return s.withEmail(pu), nil
+	if role != "" && role != pu.Role {
+		if pu.Role == store.RoleOwner && !pu.Pending() && s.owners(pu.PropertyID) <= 1 {
+			return store.PropertyUser{}, store.ErrLastOwner
+		}
+		pu.Role = role
 	}
-	if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
-		return store.PropertyUser{}, store.ErrLastOwner
+	if overrides != nil {
+		pu.Overrides = slices.Clone(overrides)
 	}
-	pu.Role = role
 	s.propertyUsers[id] = pu
-	return s.withEmail(pu), nil
+	return s.withUser(pu), nil
 }
 
 func (s *Store) RemovePropertyUser(ctx context.Context, id string) error {
@@ -641,11 +696,15 @@ func (s *Store) RemovePropertyUser(ctx context.Context, id string) error {
 	if !ok {
 		return store.ErrNotFound
 	}
-	if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
-		return store.ErrLastOwner
+	if pu.Pending() {
+		delete(s.invites[pu.PropertyID], strings.ToLower(pu.UserEmail))
+	} else {
+		if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
+			return store.ErrLastOwner
+		}
+		delete(s.access[pu.PropertyID], pu.UserID)
 	}
 	delete(s.propertyUsers, id)
-	delete(s.access[pu.PropertyID], pu.UserID)
 	return nil
 }
 

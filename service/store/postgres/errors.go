@@ -47,6 +47,10 @@ func translate(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
+	var ce callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
 	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner} {
 		if errors.Is(err, sentinel) {
 			return err
@@ -96,6 +100,12 @@ func translate(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("postgres: %w", err)
 }
+
+// callerError carries an error of the caller's own, returned by a
+// callback the store ran inside a transaction, past translate untouched.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
 
 // unreachable reports whether err means the database could not be reached
 // or the connection was lost.

@@ -14,7 +14,6 @@ import (
 // stored object reads as its zero value.
 
 type settingsJSON struct {
-	AllowAvailabilityAutoupdateOnConfirmation bool   `json:"allow_availability_autoupdate_on_confirmation"`
 	AllowAvailabilityAutoupdateOnModification bool   `json:"allow_availability_autoupdate_on_modification"`
 	AllowAvailabilityAutoupdateOnCancellation bool   `json:"allow_availability_autoupdate_on_cancellation"`
 	MinStayType                               string `json:"min_stay_type"`
@@ -30,8 +29,6 @@ type contentJSON struct {
 	Description          string      `json:"description"`
 	ImportantInformation string      `json:"important_information"`
 	Photos               []photoJSON `json:"photos"`
-	LogoURL              string      `json:"logo_url"`
-	Website              string      `json:"website"`
 }
 
 type photoJSON struct {
@@ -72,8 +69,6 @@ func encodeContent(c store.PropertyContent) (string, error) {
 		Description:          c.Description,
 		ImportantInformation: c.ImportantInformation,
 		Photos:               photos,
-		LogoURL:              c.LogoURL,
-		Website:              c.Website,
 	})
 	if err != nil {
 		return "", fmt.Errorf("postgres: encode content: %w", err)
@@ -95,7 +90,5 @@ func decodeContent(b []byte) (store.PropertyContent, error) {
 		Description:          c.Description,
 		ImportantInformation: c.ImportantInformation,
 		Photos:               photos,
-		LogoURL:              c.LogoURL,
-		Website:              c.Website,
 	}, nil
 }

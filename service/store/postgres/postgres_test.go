@@ -127,12 +127,12 @@ func TestMigratePropertyModel(t *testing.T) {
 		t.Fatalf("GetProperty of a migrated property: %v", err)
 	}
 	want := store.Property{ID: propertyID, Title: "Harbour", Currency: "EUR", IsActive: true, CreatedAt: created, UpdatedAt: created}
-	want.Content.Photos = []store.Photo{}
+	want.Content.Photos, want.Facilities = []store.Photo{}, []string{}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("migrated property = %+v, want %+v", p, want)
 	}
 
-	users, err := s.ListPropertyUsers(ctx, propertyID)
+	users, _, err := s.ListPropertyUsers(ctx, propertyID, 0, 0)
 	if err != nil {
 		t.Fatalf("ListPropertyUsers of a migrated property: %v", err)
 	}
@@ -145,7 +145,7 @@ func TestMigratePropertyModel(t *testing.T) {
 			t.Errorf("migrated property user %+v: want a fresh id and the property's creation time %v", pu, created)
 		}
 		got, err := s.GetPropertyUser(ctx, pu.ID)
-		if err != nil || got != pu {
+		if err != nil || !reflect.DeepEqual(got, pu) {
 			t.Errorf("GetPropertyUser(%s) = %+v, %v; want %+v", pu.ID, got, err, pu)
 		}
 		roles[pu.UserID] = pu.Role

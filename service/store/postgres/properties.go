@@ -14,13 +14,16 @@ import (
 // aliased p.
 const propertyColumns = `p.id, p.title, p.currency, p.email, p.phone, p.zip_code,
 	p.country, p.state, p.city, p.address, p.longitude, p.latitude, p.timezone,
-	p.property_type, p.settings, p.content, p.is_active, p.created_at, p.updated_at`
+	p.property_type, p.logo_url, p.website, p.facilities, p.settings, p.content,
+	p.is_active, p.created_at, p.updated_at`
 
 // propertyRow receives propertyColumns; nullable like keyRow.
 type propertyRow struct {
 	id, title, currency, email, phone, zipCode  pgtype.Text
 	country, state, city, address               pgtype.Text
 	longitude, latitude, timezone, propertyType pgtype.Text
+	logoURL, website                            pgtype.Text
+	facilities                                  []string
 	settings, content                           []byte
 	isActive                                    pgtype.Bool
 	createdAt, updatedAt                        pgtype.Timestamptz
@@ -29,7 +32,8 @@ type propertyRow struct {
 func (r *propertyRow) dest() []any {
 	return []any{&r.id, &r.title, &r.currency, &r.email, &r.phone, &r.zipCode,
 		&r.country, &r.state, &r.city, &r.address, &r.longitude, &r.latitude, &r.timezone,
-		&r.propertyType, &r.settings, &r.content, &r.isActive, &r.createdAt, &r.updatedAt}
+		&r.propertyType, &r.logoURL, &r.website, &r.facilities, &r.settings, &r.content,
+		&r.isActive, &r.createdAt, &r.updatedAt}
 }
 
 func (r *propertyRow) property() (store.Property, error) {
@@ -40,6 +44,10 @@ func (r *propertyRow) property() (store.Property, error) {
 	content, err := decodeContent(r.content)
 	if err != nil {
 		return store.Property{}, err
+	}
+	facilities := r.facilities
+	if facilities == nil {
+		facilities = []string{}
 	}
 	return store.Property{
 		ID:           r.id.String,
@@ -56,6 +64,9 @@ func (r *propertyRow) property() (store.Property, error) {
 		Latitude:     r.latitude.String,
 		Timezone:     r.timezone.String,
 		PropertyType: r.propertyType.String,
+		LogoURL:      r.logoURL.String,
+		Website:      r.website.String,
+		Facilities:   facilities,
 		Settings:     settings,
 		Content:      content,
 		IsActive:     r.isActive.Bool,
@@ -73,7 +84,7 @@ func scanProperty(row pgx.Row) (store.Property, error) {
 }
 
 // propertyArgs are the query arguments of the attributes UpdateProperty
-// replaces, in the order of propertyColumns from title to content.
+// writes, in the order of propertyColumns from title to content.
 func propertyArgs(p store.Property) ([]any, error) {
 	settings, err := encodeSettings(p.Settings)
 	if err != nil {
@@ -83,9 +94,13 @@ func propertyArgs(p store.Property) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	facilities := p.Facilities
+	if facilities == nil {
+		facilities = []string{}
+	}
 	return []any{p.Title, p.Currency, p.Email, p.Phone, p.ZipCode,
 		p.Country, p.State, p.City, p.Address, p.Longitude, p.Latitude, p.Timezone,
-		p.PropertyType, settings, content}, nil
+		p.PropertyType, p.LogoURL, p.Website, facilities, settings, content}, nil
 }
 
 func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID string) (err error) {
@@ -110,10 +125,11 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO properties (id, title, currency, email, phone, zip_code,
 				country, state, city, address, longitude, latitude, timezone,
-				property_type, settings, content, is_active, created_at, updated_at)
+				property_type, logo_url, website, facilities, settings, content,
+				is_active, created_at, updated_at)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-				$14, $15::jsonb, $16::jsonb, $17, $18, $19
-			WHERE EXISTS (SELECT FROM users WHERE id = $20)`, args...)
+				$14, $15, $16, $17::uuid[], $18::jsonb, $19::jsonb, $20, $21, $22
+			WHERE EXISTS (SELECT FROM users WHERE id = $23)`, args...)
 		if err != nil {
 			return err
 		}
@@ -238,28 +254,46 @@ func (s *Store) ListProperties(ctx context.Context, q store.PropertyQuery) (prop
 	return props, total, nil
 }
 
-func (s *Store) UpdateProperty(ctx context.Context, p store.Property) (_ store.Property, err error) {
+func (s *Store) UpdateProperty(ctx context.Context, id string, apply func(*store.Property) error) (p store.Property, err error) {
 	defer edge(ctx, &err)
 	if err := ctx.Err(); err != nil {
 		return store.Property{}, err
 	}
-	if !store.ValidID(p.ID) {
+	if !store.ValidID(id) {
 		return store.Property{}, store.ErrNotFound
 	}
-	attrs, err := propertyArgs(p)
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// The row lock serializes updates of one property: each applies
+		// its change to what the previous one wrote.
+		old, err := scanProperty(tx.QueryRow(ctx, `SELECT `+propertyColumns+` FROM properties p WHERE p.id = $1 FOR NO KEY UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		p = old
+		if err := apply(&p); err != nil {
+			return callerError{err}
+		}
+		attrs, err := propertyArgs(p)
+		if err != nil {
+			return err
+		}
+		// Every attribute but id, is_active and created_at.
+		args := append(append([]any{id}, attrs...), ts(p.UpdatedAt))
+		p, err = scanProperty(tx.QueryRow(ctx, `
+			UPDATE properties AS p SET
+				title = $2, currency = $3, email = $4, phone = $5, zip_code = $6,
+				country = $7, state = $8, city = $9, address = $10, longitude = $11,
+				latitude = $12, timezone = $13, property_type = $14, logo_url = $15,
+				website = $16, facilities = $17::uuid[], settings = $18::jsonb,
+				content = $19::jsonb, updated_at = $20
+			WHERE p.id = $1
+			RETURNING `+propertyColumns, args...))
+		return err
+	})
 	if err != nil {
 		return store.Property{}, err
 	}
-	// Every attribute but id, is_active and created_at.
-	args := append(append([]any{p.ID}, attrs...), ts(p.UpdatedAt))
-	return scanProperty(s.pool.QueryRow(ctx, `
-		UPDATE properties AS p SET
-			title = $2, currency = $3, email = $4, phone = $5, zip_code = $6,
-			country = $7, state = $8, city = $9, address = $10, longitude = $11,
-			latitude = $12, timezone = $13, property_type = $14,
-			settings = $15::jsonb, content = $16::jsonb, updated_at = $17
-		WHERE p.id = $1
-		RETURNING `+propertyColumns, args...))
+	return p, nil
 }
 
 func (s *Store) DeleteProperty(ctx context.Context, id string) (err error) {

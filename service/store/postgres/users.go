@@ -28,11 +28,20 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (err error) {
 	if !store.ValidID(u.ID) {
 		return invalidID(u.ID)
 	}
-	_, err = s.pool.Exec(ctx, `
-		INSERT INTO users (id, email, name, password_hash, subscription_active, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		u.ID, u.Email, u.Name, u.PasswordHash, u.SubscriptionActive, ts(u.CreatedAt))
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO users (id, email, name, password_hash, subscription_active, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`,
+			u.ID, u.Email, u.Name, u.PasswordHash, u.SubscriptionActive, ts(u.CreatedAt))
+		if err != nil {
+			return err
+		}
+		// Invitations of this email take effect.
+		_, err = tx.Exec(ctx, `
+			UPDATE property_users SET user_id = $1, invite_email = NULL
+			WHERE user_id IS NULL AND lower(invite_email) = lower($2)`, u.ID, u.Email)
+		return err
+	})
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (u store.User, err error) {

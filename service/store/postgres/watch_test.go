@@ -309,7 +309,7 @@ func createKey(t *testing.T, s *postgres.Store, userID string, propertyIDs ...st
 func addPropertyUser(t *testing.T, s *postgres.Store, propertyID, userID string, role store.Role) store.PropertyUser {
 	t.Helper()
 	pu := store.PropertyUser{ID: store.NewID(), PropertyID: propertyID, UserID: userID, Role: role, CreatedAt: time.Now()}
-	if err := s.AddPropertyUser(t.Context(), pu); err != nil {
+	if _, err := s.AddPropertyUser(t.Context(), pu); err != nil {
 		t.Fatalf("AddPropertyUser: %v", err)
 	}
 	return pu
@@ -378,7 +378,7 @@ func TestWatch(t *testing.T) {
 		{"UpdateProperty", func(t *testing.T) {
 			p := shared
 			p.Title = "Meadow"
-			if _, err := s.UpdateProperty(ctx, p); err != nil {
+			if _, err := s.UpdateProperty(ctx, p.ID, func(q *store.Property) error { q.Title = p.Title; return nil }); err != nil {
 				t.Fatalf("UpdateProperty: %v", err)
 			}
 		}, nil},
@@ -411,14 +411,14 @@ func TestWatch(t *testing.T) {
 		{"AddPropertyUser", func(t *testing.T) {
 			shareB = addPropertyUser(t, s, other.ID, b.ID, store.RoleUser)
 		}, []*store.User{&b}},
-		{"SetPropertyUserRole", func(t *testing.T) {
-			if _, err := s.SetPropertyUserRole(ctx, shareB.ID, store.RoleOwner); err != nil {
-				t.Fatalf("SetPropertyUserRole: %v", err)
+		{"UpdatePropertyUser", func(t *testing.T) {
+			if _, err := s.UpdatePropertyUser(ctx, shareB.ID, store.RoleOwner, nil); err != nil {
+				t.Fatalf("UpdatePropertyUser: %v", err)
 			}
 		}, []*store.User{&b}},
-		{"SetPropertyUserRole to the same role", func(t *testing.T) {
-			if _, err := s.SetPropertyUserRole(ctx, shareB.ID, store.RoleOwner); err != nil {
-				t.Fatalf("SetPropertyUserRole: %v", err)
+		{"UpdatePropertyUser to the same role", func(t *testing.T) {
+			if _, err := s.UpdatePropertyUser(ctx, shareB.ID, store.RoleOwner, nil); err != nil {
+				t.Fatalf("UpdatePropertyUser: %v", err)
 			}
 		}, nil},
 		{"UPDATE property_users SET role to the same role by hand", func(t *testing.T) {

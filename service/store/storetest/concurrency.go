@@ -59,7 +59,7 @@ func testContext(t *testing.T, newStore factory) {
 			}},
 			{"PropertyRole", func(ctx context.Context) error { _, err := s.PropertyRole(ctx, u.ID, p.ID); return err }},
 			{"GetPropertyUser", func(ctx context.Context) error { _, err := s.GetPropertyUser(ctx, owner.ID); return err }},
-			{"ListPropertyUsers", func(ctx context.Context) error { _, err := s.ListPropertyUsers(ctx, p.ID); return err }},
+			{"ListPropertyUsers", func(ctx context.Context) error { _, _, err := s.ListPropertyUsers(ctx, p.ID, 0, 0); return err }},
 			{"Ping", func(ctx context.Context) error { return s.Ping(ctx) }},
 			// Writes.
 			{"CreateUser", func(ctx context.Context) error { return s.CreateUser(ctx, newU) }},
@@ -72,11 +72,11 @@ func testContext(t *testing.T, newStore factory) {
 				return s.RecordKeyUse(ctx, useAt(map[string]time.Time{k.ID: at(time.Hour)}))
 			}},
 			{"CreateProperty", func(ctx context.Context) error { return s.CreateProperty(ctx, newP, u.ID) }},
-			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed); return err }},
+			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed.ID, replaceWith(changed)); return err }},
 			{"DeleteProperty", func(ctx context.Context) error { return s.DeleteProperty(ctx, p.ID) }},
-			{"AddPropertyUser", func(ctx context.Context) error { return s.AddPropertyUser(ctx, newPU) }},
-			{"SetPropertyUserRole", func(ctx context.Context) error {
-				_, err := s.SetPropertyUserRole(ctx, pv.ID, store.RoleUser)
+			{"AddPropertyUser", func(ctx context.Context) error { _, err := s.AddPropertyUser(ctx, newPU); return err }},
+			{"UpdatePropertyUser", func(ctx context.Context) error {
+				_, err := s.UpdatePropertyUser(ctx, pv.ID, store.RoleUser, nil)
 				return err
 			}},
 			{"RemovePropertyUser", func(ctx context.Context) error { return s.RemovePropertyUser(ctx, owner.ID) }},
@@ -290,7 +290,7 @@ func testConcurrency(t *testing.T, newStore factory) {
 				wg.Go(func() {
 					<-start
 					if demote {
-						_, errs[i] = s.SetPropertyUserRole(ctx, pu.ID, store.RoleUser)
+						_, errs[i] = s.UpdatePropertyUser(ctx, pu.ID, store.RoleUser, nil)
 					} else {
 						errs[i] = s.RemovePropertyUser(ctx, pu.ID)
 					}
@@ -310,7 +310,7 @@ func testConcurrency(t *testing.T, newStore factory) {
 					t.Errorf("round %d: change %d: error = %v, want nil or %v", round, i, err, store.ErrLastOwner)
 				}
 			}
-			list, err := s.ListPropertyUsers(ctx, p.ID)
+			list, _, err := s.ListPropertyUsers(ctx, p.ID, 0, 0)
 			mustOK(t, err, "ListPropertyUsers")
 			left := 0
 			for _, pu := range list {

@@ -148,7 +148,7 @@ func testProperties(t *testing.T, newStore factory) {
 		checkProperty(t, "property after the caller changed a GetProperty result", props[0], want)
 		props[0].Content.Photos[1].Kind = "changed"
 		*props[0].Settings.MaxDayAdvance = 2
-		updated, err := s.UpdateProperty(ctx, want)
+		updated, err := s.UpdateProperty(ctx, want.ID, replaceWith(want))
 		mustOK(t, err, "UpdateProperty")
 		checkProperty(t, "property after the caller changed a ListProperties result", updated, want)
 		updated.Content.Photos[2].Author = "changed"
@@ -168,7 +168,7 @@ func testProperties(t *testing.T, newStore factory) {
 		mustOK(t, s.CreateProperty(ctx, p, u.ID), "CreateProperty")
 		other := mustCreateProperty(t, s, u.ID, "Meadow")
 
-		list, err := s.ListPropertyUsers(ctx, p.ID)
+		list, _, err := s.ListPropertyUsers(ctx, p.ID, 0, 0)
 		mustOK(t, err, "ListPropertyUsers")
 		if len(list) != 1 {
 			t.Fatalf("ListPropertyUsers of a new property = %+v, want only its owner", list)
@@ -177,14 +177,14 @@ func testProperties(t *testing.T, newStore factory) {
 		if !store.ValidID(owner.ID) {
 			t.Errorf("owner's PropertyUser.ID = %q, want a fresh canonical id", owner.ID)
 		}
-		want := store.PropertyUser{ID: owner.ID, PropertyID: p.ID, UserID: u.ID, UserEmail: u.Email, Role: store.RoleOwner, CreatedAt: p.CreatedAt}
+		want := store.PropertyUser{ID: owner.ID, PropertyID: p.ID, UserID: u.ID, UserEmail: u.Email, UserName: u.Name, Role: store.RoleOwner, CreatedAt: p.CreatedAt}
 		checkPropertyUser(t, "owner created with the property", owner, want)
 		got, err := s.GetPropertyUser(ctx, owner.ID)
 		mustOK(t, err, "GetPropertyUser")
 		checkPropertyUser(t, "GetPropertyUser of the owner", got, want)
 
 		// Each property has an owner record of its own.
-		list, err = s.ListPropertyUsers(ctx, other.ID)
+		list, _, err = s.ListPropertyUsers(ctx, other.ID, 0, 0)
 		mustOK(t, err, "ListPropertyUsers")
 		if len(list) != 1 || list[0].ID == owner.ID || list[0].Role != store.RoleOwner || list[0].UserID != u.ID {
 			t.Errorf("ListPropertyUsers of a second property = %+v, want one owner record of its own", list)
@@ -209,7 +209,7 @@ func testProperties(t *testing.T, newStore factory) {
 		if role != "" {
 			t.Errorf("PropertyRole of the refused duplicate's owner = %q, want none", role)
 		}
-		list, err := s.ListPropertyUsers(ctx, p.ID)
+		list, _, err := s.ListPropertyUsers(ctx, p.ID, 0, 0)
 		mustOK(t, err, "ListPropertyUsers")
 		if len(list) != 1 || list[0].UserID != u.ID {
 			t.Errorf("ListPropertyUsers after a refused duplicate = %+v, want only the first owner", list)
@@ -337,7 +337,7 @@ func testProperties(t *testing.T, newStore factory) {
 		want := change
 		want.IsActive, want.CreatedAt = p.IsActive, p.CreatedAt
 
-		got, err := s.UpdateProperty(ctx, change)
+		got, err := s.UpdateProperty(ctx, change.ID, replaceWith(change))
 		mustOK(t, err, "UpdateProperty")
 		checkProperty(t, "UpdateProperty result", got, want)
 		got, err = s.GetProperty(ctx, p.ID)
@@ -365,7 +365,7 @@ func testProperties(t *testing.T, newStore factory) {
 		change := store.Property{ID: p.ID, Title: "Harbour", IsActive: true, UpdatedAt: at(time.Hour)}
 		want := change
 		want.IsActive, want.CreatedAt = false, p.CreatedAt
-		got, err := s.UpdateProperty(ctx, change)
+		got, err := s.UpdateProperty(ctx, change.ID, replaceWith(change))
 		mustOK(t, err, "UpdateProperty")
 		checkProperty(t, "UpdateProperty result with attributes cleared", got, want)
 		got, err = s.GetProperty(ctx, p.ID)
@@ -380,7 +380,7 @@ func testProperties(t *testing.T, newStore factory) {
 		change.UpdatedAt = at(2 * time.Hour)
 		want = change
 		want.IsActive, want.CreatedAt = false, p.CreatedAt
-		got, err = s.UpdateProperty(ctx, change)
+		got, err = s.UpdateProperty(ctx, change.ID, replaceWith(change))
 		mustOK(t, err, "UpdateProperty")
 		checkProperty(t, "UpdateProperty result with attributes set", got, want)
 		got, err = s.GetProperty(ctx, p.ID)
@@ -394,7 +394,7 @@ func testProperties(t *testing.T, newStore factory) {
 		u := mustCreateUser(t, s)
 		mustCreateProperty(t, s, u.ID, "Harbour")
 		p := newProperty("Ghost")
-		_, err := s.UpdateProperty(ctx, p)
+		_, err := s.UpdateProperty(ctx, p.ID, replaceWith(p))
 		wantErr(t, err, store.ErrNotFound, "UpdateProperty of a missing property")
 		_, err = s.GetProperty(ctx, p.ID)
 		wantErr(t, err, store.ErrNotFound, "GetProperty after UpdateProperty of a missing property")

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -30,22 +31,31 @@ func mustAddPropertyUser(t *testing.T, s store.Store, propertyID, userID string,
 	return mustAdd(t, s, newPropertyUser(propertyID, userID, role))
 }
 
-// mustAdd stores pu and returns it with the user's email filled in.
+// mustAdd stores pu and returns it with the user's email and name filled
+// in, checking that AddPropertyUser returned exactly that.
 func mustAdd(t *testing.T, s store.Store, pu store.PropertyUser) store.PropertyUser {
 	t.Helper()
-	if err := s.AddPropertyUser(t.Context(), pu); err != nil {
+	got, err := s.AddPropertyUser(t.Context(), pu)
+	if err != nil {
 		t.Fatalf("AddPropertyUser(%s as %s): %v", pu.UserID, pu.Role, err)
 	}
 	u, err := s.GetUser(t.Context(), pu.UserID)
 	mustOK(t, err, "GetUser")
-	pu.UserEmail = u.Email
+	pu.UserEmail, pu.UserName = u.Email, u.Name
+	checkPropertyUser(t, "AddPropertyUser", got, pu)
 	return pu
+}
+
+// addPropertyUser is AddPropertyUser for tests that want only its error.
+func addPropertyUser(ctx context.Context, s store.Store, pu store.PropertyUser) error {
+	_, err := s.AddPropertyUser(ctx, pu)
+	return err
 }
 
 // ownerRecord returns the owner record CreateProperty made for p.
 func ownerRecord(t *testing.T, s store.Store, p store.Property, owner store.User) store.PropertyUser {
 	t.Helper()
-	list, err := s.ListPropertyUsers(t.Context(), p.ID)
+	list, _, err := s.ListPropertyUsers(t.Context(), p.ID, 0, 0)
 	mustOK(t, err, "ListPropertyUsers")
 	for _, pu := range list {
 		if pu.UserID == owner.ID {
@@ -59,7 +69,7 @@ func ownerRecord(t *testing.T, s store.Store, p store.Property, owner store.User
 // checkPropertyUsers lists a property's users and compares them in order.
 func checkPropertyUsers(t *testing.T, s store.Store, what, propertyID string, want ...store.PropertyUser) {
 	t.Helper()
-	got, err := s.ListPropertyUsers(t.Context(), propertyID)
+	got, _, err := s.ListPropertyUsers(t.Context(), propertyID, 0, 0)
 	mustOK(t, err, what+": ListPropertyUsers")
 	if got == nil {
 		t.Errorf("%s: ListPropertyUsers = nil, want a non-nil slice", what)
@@ -150,20 +160,20 @@ func testSharing(t *testing.T, newStore factory) {
 		owner := ownerRecord(t, s, p, o)
 		pv := mustAddPropertyUser(t, s, p.ID, v.ID, store.RoleUser)
 
-		wantErr(t, s.AddPropertyUser(ctx, newPropertyUser(p.ID, v.ID, store.RoleOwner)), store.ErrAlreadyExists,
+		wantErr(t, addPropertyUser(ctx, s, newPropertyUser(p.ID, v.ID, store.RoleOwner)), store.ErrAlreadyExists,
 			"AddPropertyUser of a user with access")
-		wantErr(t, s.AddPropertyUser(ctx, newPropertyUser(p.ID, o.ID, store.RoleUser)), store.ErrAlreadyExists,
+		wantErr(t, addPropertyUser(ctx, s, newPropertyUser(p.ID, o.ID, store.RoleUser)), store.ErrAlreadyExists,
 			"AddPropertyUser of the owner")
 		taken := newPropertyUser(p.ID, w.ID, store.RoleUser)
 		taken.ID = pv.ID
-		wantErr(t, s.AddPropertyUser(ctx, taken), store.ErrAlreadyExists, "AddPropertyUser with a taken id")
+		wantErr(t, addPropertyUser(ctx, s, taken), store.ErrAlreadyExists, "AddPropertyUser with a taken id")
 
 		for name, id := range badIDs(p.ID) {
-			wantErr(t, s.AddPropertyUser(ctx, newPropertyUser(id, w.ID, store.RoleUser)), store.ErrNotFound,
+			wantErr(t, addPropertyUser(ctx, s, newPropertyUser(id, w.ID, store.RoleUser)), store.ErrNotFound,
 				"AddPropertyUser to a property by "+name)
 		}
 		for name, id := range badIDs(w.ID) {
-			wantErr(t, s.AddPropertyUser(ctx, newPropertyUser(p.ID, id, store.RoleUser)), store.ErrNotFound,
+			wantErr(t, addPropertyUser(ctx, s, newPropertyUser(p.ID, id, store.RoleUser)), store.ErrNotFound,
 				"AddPropertyUser of a user by "+name)
 		}
 
@@ -193,7 +203,7 @@ func testSharing(t *testing.T, newStore factory) {
 		o := mustCreateUser(t, s)
 		p := mustCreateProperty(t, s, o.ID, "Harbour")
 		for name, id := range badIDs(p.ID) {
-			_, err := s.ListPropertyUsers(t.Context(), id)
+			_, _, err := s.ListPropertyUsers(t.Context(), id, 0, 0)
 			wantErr(t, err, store.ErrNotFound, "ListPropertyUsers of a property by "+name)
 		}
 	})
@@ -211,7 +221,7 @@ func testSharing(t *testing.T, newStore factory) {
 
 		set := func(what string, pu store.PropertyUser, role store.Role) store.PropertyUser {
 			t.Helper()
-			got, err := s.SetPropertyUserRole(ctx, pu.ID, role)
+			got, err := s.UpdatePropertyUser(ctx, pu.ID, role, nil)
 			mustOK(t, err, what)
 			pu.Role = role
 			checkPropertyUser(t, what+" result", got, pu)
@@ -240,8 +250,8 @@ func testSharing(t *testing.T, newStore factory) {
 		p := mustCreateProperty(t, s, o.ID, "Harbour")
 		owner := ownerRecord(t, s, p, o)
 		for name, id := range badIDs(owner.ID) {
-			_, err := s.SetPropertyUserRole(t.Context(), id, store.RoleUser)
-			wantErr(t, err, store.ErrNotFound, "SetPropertyUserRole by "+name)
+			_, err := s.UpdatePropertyUser(t.Context(), id, store.RoleUser, nil)
+			wantErr(t, err, store.ErrNotFound, "UpdatePropertyUser by "+name)
 		}
 		checkPropertyUsers(t, s, "after SetPropertyUserRole of missing records", p.ID, owner)
 	})
@@ -259,24 +269,24 @@ func testSharing(t *testing.T, newStore factory) {
 		q := mustCreateProperty(t, s, v.ID, "Meadow")
 		mustAddPropertyUser(t, s, q.ID, o.ID, store.RoleOwner)
 
-		_, err := s.SetPropertyUserRole(ctx, owner.ID, store.RoleUser)
-		wantErr(t, err, store.ErrLastOwner, "SetPropertyUserRole demoting the last owner")
+		_, err := s.UpdatePropertyUser(ctx, owner.ID, store.RoleUser, nil)
+		wantErr(t, err, store.ErrLastOwner, "UpdatePropertyUser demoting the last owner")
 		wantErr(t, s.RemovePropertyUser(ctx, owner.ID), store.ErrLastOwner, "RemovePropertyUser of the last owner")
 		checkPropertyUsers(t, s, "after refusing to lose the last owner", p.ID, owner, pv)
 		checkRole(t, s, "last owner after the refusals", o.ID, p.ID, store.RoleOwner)
 
 		// Hand the property over: promote v, then demote o.
-		got, err := s.SetPropertyUserRole(ctx, pv.ID, store.RoleOwner)
-		mustOK(t, err, "SetPropertyUserRole promoting a user")
+		got, err := s.UpdatePropertyUser(ctx, pv.ID, store.RoleOwner, nil)
+		mustOK(t, err, "UpdatePropertyUser promoting a user")
 		pv.Role = store.RoleOwner
 		checkPropertyUser(t, "promoted user", got, pv)
-		_, err = s.SetPropertyUserRole(ctx, owner.ID, store.RoleUser)
-		mustOK(t, err, "SetPropertyUserRole demoting one of two owners")
+		_, err = s.UpdatePropertyUser(ctx, owner.ID, store.RoleUser, nil)
+		mustOK(t, err, "UpdatePropertyUser demoting one of two owners")
 		owner.Role = store.RoleUser
 
 		// v is now the last owner.
-		_, err = s.SetPropertyUserRole(ctx, pv.ID, store.RoleUser)
-		wantErr(t, err, store.ErrLastOwner, "SetPropertyUserRole demoting the new last owner")
+		_, err = s.UpdatePropertyUser(ctx, pv.ID, store.RoleUser, nil)
+		wantErr(t, err, store.ErrLastOwner, "UpdatePropertyUser demoting the new last owner")
 		wantErr(t, s.RemovePropertyUser(ctx, pv.ID), store.ErrLastOwner, "RemovePropertyUser of the new last owner")
 		checkPropertyUsers(t, s, "after the hand-over", p.ID, owner, pv)
 
@@ -304,8 +314,8 @@ func testSharing(t *testing.T, newStore factory) {
 		_, err := s.GetPropertyUser(ctx, pv.ID)
 		wantErr(t, err, store.ErrNotFound, "GetPropertyUser of a removed record")
 		wantErr(t, s.RemovePropertyUser(ctx, pv.ID), store.ErrNotFound, "RemovePropertyUser of a removed record")
-		_, err = s.SetPropertyUserRole(ctx, pv.ID, store.RoleOwner)
-		wantErr(t, err, store.ErrNotFound, "SetPropertyUserRole of a removed record")
+		_, err = s.UpdatePropertyUser(ctx, pv.ID, store.RoleOwner, nil)
+		wantErr(t, err, store.ErrNotFound, "UpdatePropertyUser of a removed record")
 		checkRole(t, s, "removed user", v.ID, p.ID, "")
 		checkRole(t, s, "removed user, another property", v.ID, q.ID, store.RoleUser)
 		listProperties(t, s, store.PropertyQuery{UserID: v.ID}, []store.Property{q}, 1)
@@ -350,17 +360,17 @@ func testSharing(t *testing.T, newStore factory) {
 
 		mustOK(t, s.DeleteProperty(ctx, p.ID), "DeleteProperty")
 
-		_, err := s.ListPropertyUsers(ctx, p.ID)
+		_, _, err := s.ListPropertyUsers(ctx, p.ID, 0, 0)
 		wantErr(t, err, store.ErrNotFound, "ListPropertyUsers of a deleted property")
 		for _, pu := range gone {
 			_, err := s.GetPropertyUser(ctx, pu.ID)
 			wantErr(t, err, store.ErrNotFound, "GetPropertyUser of a deleted property's record")
-			_, err = s.SetPropertyUserRole(ctx, pu.ID, store.RoleUser)
-			wantErr(t, err, store.ErrNotFound, "SetPropertyUserRole of a deleted property's record")
+			_, err = s.UpdatePropertyUser(ctx, pu.ID, store.RoleUser, nil)
+			wantErr(t, err, store.ErrNotFound, "UpdatePropertyUser of a deleted property's record")
 			wantErr(t, s.RemovePropertyUser(ctx, pu.ID), store.ErrNotFound, "RemovePropertyUser of a deleted property's record")
 			checkRole(t, s, "user of a deleted property", pu.UserID, p.ID, "")
 		}
-		wantErr(t, s.AddPropertyUser(ctx, newPropertyUser(p.ID, w.ID, store.RoleUser)), store.ErrNotFound,
+		wantErr(t, addPropertyUser(ctx, s, newPropertyUser(p.ID, w.ID, store.RoleUser)), store.ErrNotFound,
 			"AddPropertyUser to a deleted property")
 		checkPropertyUsers(t, s, "the other property", q.ID, qOwner, qv)
 		listProperties(t, s, store.PropertyQuery{UserID: w.ID}, nil, 0)

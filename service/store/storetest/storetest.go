@@ -157,6 +157,14 @@ func newProperty(title string) store.Property {
 	}
 }
 
+// replaceWith is an UpdateProperty change that sets every attribute of p.
+func replaceWith(p store.Property) func(*store.Property) error {
+	return func(q *store.Property) error {
+		*q = p
+		return nil
+	}
+}
+
 // ptr returns a pointer to a copy of v.
 func ptr[T any](v T) *T { return &v }
 
@@ -178,7 +186,6 @@ func newFullProperty(title string) store.Property {
 	p.Timezone = "Europe/London"
 	p.PropertyType = "hotel"
 	p.Settings = store.PropertySettings{
-		AllowAvailabilityAutoupdateOnConfirmation: true,
 		AllowAvailabilityAutoupdateOnModification: false,
 		AllowAvailabilityAutoupdateOnCancellation: true,
 		MinStayType:   "arrival",
@@ -197,9 +204,10 @@ func newFullProperty(title string) store.Property {
 			{URL: "https://img.example.com/1.jpg", Position: 0, Description: "Façade", Author: "", Kind: "photo"},
 			{URL: "https://img.example.com/2.jpg?w=800&h=600", Position: 1, Description: "", Author: "Ana", Kind: "ad"},
 		},
-		LogoURL: "https://img.example.com/logo.svg",
-		Website: "https://hôtel-exemple.fr/?a=1&b=2",
 	}
+	p.LogoURL = "https://img.example.com/logo.svg"
+	p.Website = "https://hôtel-exemple.fr/?a=1&b=2"
+	p.Facilities = []string{"f2a1c6e4-6d0b-4d8e-9a51-0c6b9c1a7e01", "0b7e3f5c-1a2d-4c3b-8e9f-a1b2c3d4e5f6"}
 	return p
 }
 
@@ -400,8 +408,6 @@ func checkProperty(t *testing.T, what string, got, want store.Property) {
 	c.str("PropertyType", got.PropertyType, want.PropertyType)
 
 	gs, ws := got.Settings, want.Settings
-	c.bool("Settings.AllowAvailabilityAutoupdateOnConfirmation",
-		gs.AllowAvailabilityAutoupdateOnConfirmation, ws.AllowAvailabilityAutoupdateOnConfirmation)
 	c.bool("Settings.AllowAvailabilityAutoupdateOnModification",
 		gs.AllowAvailabilityAutoupdateOnModification, ws.AllowAvailabilityAutoupdateOnModification)
 	c.bool("Settings.AllowAvailabilityAutoupdateOnCancellation",
@@ -421,8 +427,14 @@ func checkProperty(t *testing.T, what string, got, want store.Property) {
 	if gc.Photos == nil {
 		c.diffs = append(c.diffs, "Content.Photos = nil, want a non-nil slice")
 	}
-	c.str("Content.LogoURL", gc.LogoURL, wc.LogoURL)
-	c.str("Content.Website", gc.Website, wc.Website)
+	c.str("LogoURL", got.LogoURL, want.LogoURL)
+	c.str("Website", got.Website, want.Website)
+	if got.Facilities == nil {
+		c.diffs = append(c.diffs, "Facilities = nil, want a non-nil slice")
+	}
+	if !slices.Equal(got.Facilities, want.Facilities) && len(got.Facilities)+len(want.Facilities) > 0 {
+		c.diffs = append(c.diffs, fmt.Sprintf("Facilities = %q, want %q", got.Facilities, want.Facilities))
+	}
 
 	c.bool("IsActive", got.IsActive, want.IsActive)
 	c.time("CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -438,7 +450,9 @@ func checkPropertyUser(t *testing.T, what string, got, want store.PropertyUser) 
 	c.str("PropertyID", got.PropertyID, want.PropertyID)
 	c.str("UserID", got.UserID, want.UserID)
 	c.str("UserEmail", got.UserEmail, want.UserEmail)
+	c.str("UserName", got.UserName, want.UserName)
 	c.str("Role", string(got.Role), string(want.Role))
+	c.str("Overrides", string(got.Overrides), string(want.Overrides))
 	c.time("CreatedAt", got.CreatedAt, want.CreatedAt)
 	c.report(t, what)
 }
