@@ -101,7 +101,7 @@ func TestRules(t *testing.T) {
 		}
 		return true
 	})
-	if n != 21 || len(rules) != n {
+	if n == 0 || len(rules) != n {
 		t.Fatalf("%d methods, %d rules", n, len(rules))
 	}
 	public := 0

@@ -274,7 +274,8 @@ func testErrorsREST(t *testing.T, e *env) {
 		{"validation", "POST", "/api/v1/properties", `{"property":{"title":"","currency":"XYZ"}}`, session, 422, "validation_error"},
 		{"malformed JSON", "POST", "/api/v1/properties", `{"property":`, session, 400, "bad_request"},
 		{"not the shape", "POST", "/api/v1/properties", `{"property":"Seaside"}`, session, 400, "bad_request"},
-		{"unknown field", "POST", "/api/v1/properties", `{"property":{"title":"x","currency":"EUR","stars":5}}`, session, 400, "bad_request"},
+		{"unknown field in keygate's own body", "POST", "/api/v1/api_keys", `{"api_key":{"name":"x","all_properties":true,"stars":5}}`, session, 400, "bad_request"},
+		{"wrong wrapper", "POST", "/api/v1/properties", `{"title":"x","currency":"EUR"}`, session, 400, "bad_request"},
 		{"unknown top-level field", "POST", "/api/v1/api_keys", `{"api_key":{"name":"x","all_properties":true},"x":1}`, session, 400, "bad_request"},
 		{"unparsable query", "GET", "/api/v1/properties?pagination[page]=two", "", session, 400, "bad_request"},
 		{"no such key", "GET", "/api/v1/api_keys/" + store.NewID(), "", session, 404, "resource_not_found"},
@@ -456,7 +457,13 @@ func testProperties(t *testing.T, e *env) {
 	if r.code != 200 || str(r.body, "data", "attributes", "title") != "Renamed" || str(r.body, "data", "attributes", "currency") != "USD" {
 		t.Fatalf("update: %d %s", r.code, r.raw)
 	}
-	wantError(t, e.rest("PUT", "/api/v1/properties/"+ids[0], `{"property":{"title":"Renamed"}}`, session...), 422, "validation_error")
+	// A partial update keeps what it does not name; null clears, but not a
+	// required attribute.
+	r = e.rest("PUT", "/api/v1/properties/"+ids[0], `{"property":{"title":"Renamed again"}}`, session...)
+	if r.code != 200 || str(r.body, "data", "attributes", "title") != "Renamed again" || str(r.body, "data", "attributes", "currency") != "USD" {
+		t.Fatalf("partial update: %d %s", r.code, r.raw)
+	}
+	wantError(t, e.rest("PUT", "/api/v1/properties/"+ids[0], `{"property":{"title":null}}`, session...), 422, "validation_error")
 
 	// A key whose only property is deleted still works and sees nothing.
 	k := e.newKey(u, ids[1])

@@ -86,7 +86,7 @@ func testBadInput(t *testing.T, e *env) {
 	})
 
 	// Ids that are not UUIDs.
-	for _, id := range []string{"not-a-uuid", "1", strings.Repeat("f", 300), "00000000-0000-0000-0000-00000000000g", "%00", "'; DROP TABLE properties; --"} {
+	for _, id := range []string{"not-a-uuid", "1", strings.Repeat("f", 300), "00000000-0000-0000-0000-00000000000g", "'; DROP TABLE properties; --"} {
 		path := "/api/v1/properties/" + urlPathEscape(id)
 		wantError(t, e.rest("GET", path, "", session...), 404, "resource_not_found")
 		wantError(t, e.rest("PUT", path, `{"property":{"title":"x","currency":"EUR"}}`, session...), 404, "resource_not_found")
@@ -101,8 +101,10 @@ func testBadInput(t *testing.T, e *env) {
 		{"", "validation_error"},
 		{"{}", "validation_error"},
 		{`{"property":{}}`, "validation_error"},
-		{`{"property":{"title":"x","currency":"EUR","id":"` + p + `"}}`, "bad_request"},
-		{`{"property":{"title":1,"currency":"EUR"}}`, "bad_request"},
+		{`{"property":{"title":1,"currency":"EUR"}}`, "validation_error"},
+		{`{"property":"x"}`, "bad_request"},
+		{`{"property":{"title":"x","currency":"EUR"},"stars":5}`, "bad_request"},
+		{`{"property":{"title":"x\u0000","currency":"EUR"}}`, "bad_request"},
 		{`[]`, "bad_request"},
 		{`null`, "bad_request"},
 		{`{"property":{"title":"x","currency":"EUR"}}trailing`, "bad_request"},

@@ -186,7 +186,8 @@ type PropertyUser struct {
 	UserEmail string
 	UserName  string // read-only: the user's name, filled in on reads
 	Role      Role
-	// Overrides is a JSON object the store keeps as given, or nil.
+	// Overrides is a JSON object the store keeps (its value; the text may
+	// come back formatted differently), or nil.
 	Overrides []byte
 	CreatedAt time.Time
 }

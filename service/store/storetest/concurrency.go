@@ -72,7 +72,10 @@ func testContext(t *testing.T, newStore factory) {
 				return s.RecordKeyUse(ctx, useAt(map[string]time.Time{k.ID: at(time.Hour)}))
 			}},
 			{"CreateProperty", func(ctx context.Context) error { return s.CreateProperty(ctx, newP, u.ID) }},
-			{"UpdateProperty", func(ctx context.Context) error { _, err := s.UpdateProperty(ctx, changed.ID, replaceWith(changed)); return err }},
+			{"UpdateProperty", func(ctx context.Context) error {
+				_, err := s.UpdateProperty(ctx, changed.ID, replaceWith(changed))
+				return err
+			}},
 			{"DeleteProperty", func(ctx context.Context) error { return s.DeleteProperty(ctx, p.ID) }},
 			{"AddPropertyUser", func(ctx context.Context) error { _, err := s.AddPropertyUser(ctx, newPU); return err }},
 			{"UpdatePropertyUser", func(ctx context.Context) error {
