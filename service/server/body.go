@@ -129,6 +129,9 @@ func decodeBody(data []byte, m protoreflect.Message, call *restCall) error {
 		}
 		path := key // attribute paths start anew inside a wrapper
 		if fd.Message() != nil && !fd.IsList() {
+			if _, ok := obj[key].(map[string]any); !ok && obj[key] != nil {
+				return fmt.Errorf("%q must be a JSON object", key)
+			}
 			path = ""
 		}
 		d.set(m, fd, obj[key], path)
