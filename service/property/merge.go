@@ -156,9 +156,6 @@ func apply(p *store.Property, in *keygatev1.PropertyInput, paths []string) error
 	var v rpcerr.Violations
 	var prices pendingPrices
 	applyPaths(p, in, paths, &prices, &v)
-	if err := v.Err(); err != nil {
-		return err
-	}
 	for _, pending := range []struct {
 		units  *int64
 		field  string
@@ -172,10 +169,8 @@ func apply(p *store.Property, in *keygatev1.PropertyInput, paths []string) error
 			*pending.target = minorUnits(*pending.units, p.Currency)
 		}
 	}
-	if err := v.Err(); err != nil {
-		return err
-	}
-	return validate(p)
+	validate(&v, p)
+	return v.Err()
 }
 
 func applyPaths(p *store.Property, in *keygatev1.PropertyInput, paths []string, prices *pendingPrices, v *rpcerr.Violations) {

@@ -73,41 +73,38 @@ func defaultSettings() store.PropertySettings {
 	}
 }
 
-// validate checks every rule on a property as it would be stored, and
-// reports every violation at once under its attribute path. It normalizes
+// validate checks every rule on a property as it would be stored and
+// adds every violation to v under its attribute path. It normalizes
 // prices to the currency's decimal places.
-func validate(p *store.Property) error {
-	var v rpcerr.Violations
+func validate(v *rpcerr.Violations, p *store.Property) {
 	switch {
 	case strings.TrimSpace(p.Title) == "":
 		v.Add("title", "can't be blank")
 	default:
-		maxLen(&v, "title", p.Title, 255)
+		maxLen(v, "title", p.Title, 255)
 	}
-	currencyOK := false
+	currencyOK := currencies[p.Currency]
 	switch {
 	case p.Currency == "":
 		v.Add("currency", "can't be blank")
-	case !currencies[p.Currency]:
+	case !currencyOK:
 		v.Add("currency", "is not an ISO 4217 currency code")
-	default:
-		currencyOK = true
 	}
 	if p.Email != "" {
 		if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email || len(p.Email) > 254 {
 			v.Add("email", "is not a valid email address")
 		}
 	}
-	maxLen(&v, "phone", p.Phone, 32)
-	maxLen(&v, "zip_code", p.ZipCode, 32)
+	maxLen(v, "phone", p.Phone, 32)
+	maxLen(v, "zip_code", p.ZipCode, 32)
 	if p.Country != "" && !countries[p.Country] {
 		v.Add("country", "is not an ISO 3166-1 alpha-2 country code")
 	}
-	maxLen(&v, "state", p.State, 255)
-	maxLen(&v, "city", p.City, 255)
-	maxLen(&v, "address", p.Address, 255)
-	degrees(&v, "longitude", p.Longitude, 180)
-	degrees(&v, "latitude", p.Latitude, 90)
+	maxLen(v, "state", p.State, 255)
+	maxLen(v, "city", p.City, 255)
+	maxLen(v, "address", p.Address, 255)
+	degrees(v, "longitude", p.Longitude, 180)
+	degrees(v, "latitude", p.Latitude, 90)
 	if p.Timezone != "" {
 		if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 			v.Add("timezone", "is not an IANA time zone name")
@@ -116,15 +113,12 @@ func validate(p *store.Property) error {
 	if p.PropertyType != "" && !propertyTypes[p.PropertyType] {
 		v.Add("property_type", "is not included in the list")
 	}
-	webURL(&v, "logo_url", p.LogoURL, false)
-	webURL(&v, "website", p.Website, false)
-	facilities(&v, p.Facilities)
-	if currencyOK {
-		validatePrices(&v, &p.Settings, p.Currency)
-	}
-	validateSettings(&v, p.Settings)
-	validateContent(&v, &p.Content)
-	return v.Err()
+	webURL(v, "logo_url", p.LogoURL, false)
+	webURL(v, "website", p.Website, false)
+	facilities(v, p.Facilities)
+	validatePrices(v, &p.Settings, p.Currency, currencyOK)
+	validateSettings(v, p.Settings)
+	validateContent(v, &p.Content)
 }
 
 func facilities(v *rpcerr.Violations, ids []string) {
@@ -144,17 +138,18 @@ func facilities(v *rpcerr.Violations, ids []string) {
 	}
 }
 
-// validatePrices checks min_price and max_price and writes them with the
-// currency's decimal places ("100" in EUR becomes "100.00").
-func validatePrices(v *rpcerr.Violations, s *store.PropertySettings, currency string) {
-	minP, minOK := normalizePrice(v, "settings.min_price", &s.MinPrice, currency)
-	maxP, maxOK := normalizePrice(v, "settings.max_price", &s.MaxPrice, currency)
+// validatePrices checks min_price and max_price and, with a valid
+// currency, writes them with its decimal places ("100" in EUR becomes
+// "100.00").
+func validatePrices(v *rpcerr.Violations, s *store.PropertySettings, currency string, currencyOK bool) {
+	minP, minOK := normalizePrice(v, "settings.min_price", &s.MinPrice, currency, currencyOK)
+	maxP, maxOK := normalizePrice(v, "settings.max_price", &s.MaxPrice, currency, currencyOK)
 	if minOK && maxOK && minP.Cmp(maxP) > 0 {
 		v.Add("settings.max_price", "must be greater than or equal to min_price")
 	}
 }
 
-func normalizePrice(v *rpcerr.Violations, field string, s *string, currency string) (*big.Rat, bool) {
+func normalizePrice(v *rpcerr.Violations, field string, s *string, currency string, currencyOK bool) (*big.Rat, bool) {
 	if *s == "" {
 		return nil, false
 	}
@@ -163,6 +158,9 @@ func normalizePrice(v *rpcerr.Violations, field string, s *string, currency stri
 		return nil, false
 	}
 	d, _ := new(big.Rat).SetString(*s) // the pattern guarantees a number
+	if !currencyOK {
+		return d, true
+	}
 	n := places(currency)
 	scaled := new(big.Rat).Mul(d, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)))
 	if !scaled.IsInt() {

@@ -101,7 +101,7 @@ var errWrongTypes = errors.New("attributes of the wrong type")
 //     with the paths of the resource's attributes present in the body, null
 //     ones included: present ones are set, null ones cleared, absent ones
 //     kept; nested objects (settings, content) merge attribute by attribute.
-//   - Strings may not hold NUL characters (a 400).
+//   - No string or key may hold a NUL character (a 400).
 func decodeBody(data []byte, m protoreflect.Message, call *restCall) error {
 	if !utf8.Valid(data) {
 		return errors.New("the body is not valid UTF-8")
@@ -118,6 +118,11 @@ func decodeBody(data []byte, m protoreflect.Message, call *restCall) error {
 	obj, ok := body.(map[string]any)
 	if !ok {
 		return errors.New("the body must be a JSON object")
+	}
+	// No store keeps NUL characters (PostgreSQL refuses them in text): a
+	// 400 wherever they are, even in attributes that would be ignored.
+	if jsonHasNUL(obj) {
+		return errors.New("the body holds a NUL character")
 	}
 	d := bodyDecoder{call: call}
 	fields := m.Descriptor().Fields()
@@ -258,12 +263,12 @@ func (d *bodyDecoder) message(msg protoreflect.Message, v any, path string) bool
 			d.wrongType(path, "must be a JSON object")
 			return false
 		}
-		return d.noNUL(path, string(b))
+		return true
 	case *keygatev1.Price:
 		switch p := v.(type) {
 		case string:
 			t.Amount = &keygatev1.Price_Decimal{Decimal: p}
-			return d.noNUL(path, p)
+			return true
 		case json.Number:
 			if n, err := strconv.ParseInt(string(p), 10, 64); err == nil {
 				t.Amount = &keygatev1.Price_MinorUnits{MinorUnits: n}
@@ -288,7 +293,7 @@ func (d *bodyDecoder) scalar(fd protoreflect.FieldDescriptor, v any, path string
 	case protoreflect.StringKind:
 		switch s := v.(type) {
 		case string:
-			return protoreflect.ValueOfString(s), d.noNUL(path, s)
+			return protoreflect.ValueOfString(s), true
 		case json.Number:
 			if fieldOf(fd).GetNumberAsString() {
 				return protoreflect.ValueOfString(string(s)), true
@@ -349,14 +354,22 @@ func integer(v any, bits int) (int64, bool) {
 	return n, err == nil
 }
 
-// noNUL refuses NUL characters: no store keeps them (PostgreSQL refuses
-// them in text), so they are a 400 at the edge.
-func (d *bodyDecoder) noNUL(path, s string) bool {
-	if strings.IndexByte(s, 0) >= 0 {
-		d.fail("attribute %q holds a NUL character", path)
-		return false
+// jsonHasNUL reports whether a decoded JSON value holds a NUL character in
+// any string or key.
+func jsonHasNUL(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.IndexByte(t, 0) >= 0
+	case []any:
+		return slices.ContainsFunc(t, jsonHasNUL)
+	case map[string]any:
+		for k, e := range t {
+			if strings.IndexByte(k, 0) >= 0 || jsonHasNUL(e) {
+				return true
+			}
+		}
 	}
-	return true
+	return false
 }
 
 // presentPaths lists the attribute paths of an update: every attribute of

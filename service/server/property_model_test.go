@@ -19,7 +19,7 @@ import (
 )
 
 // The full Channex property model over REST: every writable attribute and
-// its rules, read-only and unknown attributes, PUT as a replacement, the
+// its rules, read-only and unknown attributes, PUT as a partial update, the
 // list queries and the options list.
 
 // propOmitted, given as an override, leaves the attribute out of the body.
@@ -27,12 +27,21 @@ type propOmitted struct{}
 
 var propOmit = propOmitted{}
 
-// propReadOnly are the attributes a response carries that no request may.
-var propReadOnly = []string{"id", "is_active", "created_at", "updated_at"}
+// propReadOnly are the attributes a response carries that no request can
+// change.
+var propReadOnly = []string{"id", "is_active", "acc_channels_count", "created_at", "updated_at"}
+
+// Facility ids of the fixtures (lower-case UUIDs).
+const (
+	propFacilityA = "0b6c7d1e-2f3a-4b5c-8d9e-0f1a2b3c4d5e"
+	propFacilityB = "f1e2d3c4-b5a6-4978-8a6b-5c4d3e2f1a0b"
+	propFacilityC = "7a7a7a7a-1b1b-4c2c-9d3d-4e4e4e4e4e4e"
+)
 
 // propFull is a property with every writable attribute set to a valid,
 // non-default value. Decimal strings carry trailing zeros that must
-// survive; the photos are deliberately not in position order.
+// survive; the photos are deliberately not in position order and the
+// facilities not in sorted order.
 func propFull() map[string]any {
 	return map[string]any{
 		"title":         "Grand Hôtel du Lac",
@@ -48,6 +57,9 @@ func propFull() map[string]any {
 		"latitude":      "46.4628333",
 		"timezone":      "Europe/Zurich",
 		"property_type": "hotel",
+		"logo_url":      "https://cdn.example.com/logo.svg",
+		"website":       "http://grand-hotel.example/",
+		"facilities":    []any{propFacilityB, propFacilityA},
 		"settings": map[string]any{
 			"allow_availability_autoupdate_on_confirmation": true,
 			"allow_availability_autoupdate_on_modification": false,
@@ -65,23 +77,21 @@ func propFull() map[string]any {
 			"important_information": "Check-in from 15:00.\nNo pets.",
 			"photos": []any{
 				map[string]any{"url": "https://cdn.example.com/lobby.jpg", "position": 2, "description": "Lobby", "author": "A. Photographer", "kind": "photo"},
-				map[string]any{"url": "http://cdn.example.com/offer.png", "position": 0, "description": "Summer offer", "author": "", "kind": "ad"},
-				map[string]any{"url": "https://cdn.example.com/menu.pdf?v=2", "position": 1, "description": "", "author": "Chef", "kind": "menu"},
+				map[string]any{"url": "http://cdn.example.com/offer.png", "position": 0, "description": "Summer offer", "author": nil, "kind": "ad"},
+				map[string]any{"url": "https://cdn.example.com/menu.pdf?v=2", "position": 1, "description": nil, "author": "Chef", "kind": "menu"},
 			},
-			"logo_url": "https://cdn.example.com/logo.svg",
-			"website":  "http://grand-hotel.example/",
 		},
 	}
 }
 
 func propDefaultSettings() map[string]any {
 	return map[string]any{
-		"allow_availability_autoupdate_on_confirmation": false,
+		"allow_availability_autoupdate_on_confirmation": true,
 		"allow_availability_autoupdate_on_modification": false,
 		"allow_availability_autoupdate_on_cancellation": false,
 		"min_stay_type":   "both",
-		"min_price":       "",
-		"max_price":       "",
+		"min_price":       nil,
+		"max_price":       nil,
 		"state_length":    500,
 		"cut_off_time":    "00:00:00",
 		"cut_off_days":    0,
@@ -91,20 +101,23 @@ func propDefaultSettings() map[string]any {
 
 func propDefaultContent() map[string]any {
 	return map[string]any{
-		"description":           "",
-		"important_information": "",
+		"description":           nil,
+		"important_information": nil,
 		"photos":                []any{},
-		"logo_url":              "",
-		"website":               "",
 	}
 }
 
+// propOptional are the top-level attributes that are null when unset.
+var propOptional = []string{"email", "phone", "zip_code", "country", "state", "city", "address",
+	"longitude", "latitude", "timezone", "property_type", "logo_url", "website"}
+
 // propDefaults is what reads back for a property given only a title and a
-// currency: every other attribute empty or at its default.
+// currency: every other attribute null or at its default.
 func propDefaults(title, currency string) map[string]any {
-	p := map[string]any{"title": title, "currency": currency, "settings": propDefaultSettings(), "content": propDefaultContent()}
-	for _, k := range []string{"email", "phone", "zip_code", "country", "state", "city", "address", "longitude", "latitude", "timezone", "property_type"} {
-		p[k] = ""
+	p := map[string]any{"title": title, "currency": currency, "facilities": []any{},
+		"settings": propDefaultSettings(), "content": propDefaultContent()}
+	for _, k := range propOptional {
+		p[k] = nil
 	}
 	return p
 }
@@ -126,7 +139,8 @@ func propNormalize(t *testing.T, v any) any {
 
 // propOverride returns a deep copy of base with the attribute at the
 // dotted path (array indexes as numbers: content.photos.0.url) set to v,
-// or removed when v is propOmit.
+// or removed when v is propOmit. v itself is not normalized, so a
+// json.Number goes into the body exactly as written.
 func propOverride(t *testing.T, base map[string]any, path string, v any) map[string]any {
 	t.Helper()
 	out := propNormalize(t, base).(map[string]any)
@@ -175,6 +189,23 @@ func propAt(v any, path string) any {
 	return v
 }
 
+// propField is the attribute path the API reports for a dotted path:
+// array indexes in brackets (content.photos.0.url → content.photos[0].url).
+func propField(path string) string {
+	var b strings.Builder
+	for i, k := range strings.Split(path, ".") {
+		if _, err := strconv.Atoi(k); err == nil {
+			b.WriteString("[" + k + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteString(".")
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
 // propBody is the request body {"property":{…}}.
 func propBody(t *testing.T, p map[string]any) string {
 	t.Helper()
@@ -202,10 +233,45 @@ func propWritable(t *testing.T, r response) map[string]any {
 	return out
 }
 
+// propStable is a property response without updated_at: what a refused
+// or a no-op update must leave as it was.
+func propStable(t *testing.T, r response) any {
+	t.Helper()
+	if r.code != 200 {
+		t.Fatalf("get: %d %s", r.code, r.raw)
+	}
+	data := propNormalize(t, get(r.body, "data")).(map[string]any)
+	delete(data["attributes"].(map[string]any), "updated_at")
+	return data
+}
+
+// propIgnored returns meta.ignored_attributes of a response, sorted; nil
+// when there is none.
+func propIgnored(t *testing.T, r response) []string {
+	t.Helper()
+	raw, ok := get(r.body, "meta", "ignored_attributes").([]any)
+	if get(r.body, "meta", "ignored_attributes") != nil && !ok {
+		t.Fatalf("ignored_attributes is not a list: %s", r.raw)
+	}
+	var out []string
+	for _, v := range raw {
+		s, ok := v.(string)
+		if !ok {
+			t.Fatalf("ignored_attributes holds a non-string: %s", r.raw)
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // propDetails returns the field → messages map of a 422 response.
 func propDetails(t *testing.T, r response) map[string]any {
 	t.Helper()
 	wantError(t, r, 422, "validation_error")
+	if str(r.body, "errors", "title") != "Validation Error" {
+		t.Fatalf("title of a 422: %s", r.raw)
+	}
 	details, ok := get(r.body, "errors", "details").(map[string]any)
 	if !ok {
 		t.Fatalf("details are not an object: %s", r.raw)
@@ -266,6 +332,8 @@ func (r propRule) name() string {
 		v = "omitted"
 	} else if r.value == nil {
 		v = "null"
+	} else if _, ok := r.value.(json.Number); ok {
+		v = "number " + v
 	}
 	if n := []rune(v); len(n) > 24 {
 		v = string(n[:12]) + fmt.Sprintf("…(%d)", len(n))
@@ -277,7 +345,9 @@ func (r propRule) name() string {
 	return verdict + " " + r.path + "=" + v
 }
 
-// propRules is the rule table of the issue, one row per value.
+// propRules is the rule table of CONTRACT §5, one row per value. Every row
+// is sent as the whole property (propFull with one attribute changed), so
+// that on PUT the merged result is exactly what was sent.
 func propRules() []propRule {
 	var rows []propRule
 	ok := func(path string, values ...any) {
@@ -288,42 +358,65 @@ func propRules() []propRule {
 	okAs := func(path string, value, want any) {
 		rows = append(rows, propRule{path: path, value: value, want: want})
 	}
+	// clear: an optional attribute given as "" or null reads back null.
+	clear := func(path string) {
+		okAs(path, "", nil)
+		ok(path, nil)
+	}
 	bad := func(path string, values ...any) {
 		for _, v := range values {
-			rows = append(rows, propRule{path: path, value: v, field: path})
+			rows = append(rows, propRule{path: path, value: v, field: propField(path)})
 		}
 	}
 	badAt := func(path string, value any, field string) {
 		rows = append(rows, propRule{path: path, value: value, field: field})
 	}
+	num := func(s string) json.Number { return json.Number(s) }
 	rep := strings.Repeat
 
 	// title: required, at most 255 characters (runes, not bytes).
 	ok("title", "T", rep("a", 255), rep("é", 255), rep("🏨", 255))
-	bad("title", "", "   ", rep("a", 256), rep("é", 256), propOmit)
-	// currency: required, ISO 4217.
-	ok("currency", "EUR", "USD", "GBP", "JPY", "CHF")
-	bad("currency", "", "eur", "EURO", "EU", "ABC", "€", propOmit)
+	bad("title", "", "   ", rep("a", 256), rep("é", 256), nil, 5, true)
+	// currency: required, ISO 4217. The base's prices have two decimal
+	// places; JPY has none, BHD three.
+	ok("currency", "EUR", "USD", "GBP", "CHF", "BHD")
+	badAt("currency", "JPY", "settings.min_price") // "80.50"; "1200.00" is a whole number of yen
+	bad("currency", "", "eur", "EURO", "EU", "ABC", "€", nil, 978)
 	// Contact and address.
-	ok("email", "", "desk@hotel.example", "first.last+tag@mail.hotel.example")
-	bad("email", "not-an-email", "desk@", "@hotel.example", "Desk <desk@hotel.example>", "two@at@hotel.example")
-	ok("phone", "", "+44 20 7946 0958", rep("9", 32))
-	bad("phone", rep("9", 33))
-	ok("zip_code", "", "SW1A 1AA", rep("Z", 32))
-	bad("zip_code", rep("Z", 33))
-	ok("country", "", "GB", "US", "CH")
+	ok("email", "desk@hotel.example", "first.last+tag@mail.hotel.example")
+	clear("email")
+	bad("email", "not-an-email", "desk@", "@hotel.example", "Desk <desk@hotel.example>", "two@at@hotel.example", 5)
+	ok("phone", "+44 20 7946 0958", rep("9", 32))
+	clear("phone")
+	bad("phone", rep("9", 33), 442079460958)
+	ok("zip_code", "SW1A 1AA", rep("Z", 32))
+	clear("zip_code")
+	bad("zip_code", rep("Z", 33), 1800)
+	ok("country", "GB", "US", "CH")
+	clear("country")
 	bad("country", "gb", "UK", "GBR", "XX", "G")
 	for _, f := range []string{"state", "city", "address"} {
-		ok(f, "", rep("a", 255), rep("ü", 255))
-		bad(f, rep("a", 256), rep("ü", 256))
+		ok(f, rep("a", 255), rep("ü", 255))
+		clear(f)
+		bad(f, rep("a", 256), rep("ü", 256), false)
 	}
-	// Coordinates: decimal strings in range, at most 7 decimal places.
-	ok("longitude", "", "0", "-180", "180", "180.0000000", "-180.0000000", "0.1234567", "-0.1277583")
-	bad("longitude", "180.0000001", "-180.0000001", "181", "1000", "0.12345678", "east", "1e2", "12,5")
-	ok("latitude", "", "0", "90", "-90", "90.0000000", "-89.9999999", "51.5073509")
-	bad("latitude", "90.0000001", "-91", "45.12345678", "north")
+	// Coordinates: decimals in range, at most 7 decimal places, sent as a
+	// string or a JSON number, read back as the decimal string sent.
+	ok("longitude", "0", "-180", "180", "180.0000000", "-180.0000000", "0.1234567", "-0.1277583")
+	okAs("longitude", num("6.8419190"), "6.8419190")
+	okAs("longitude", num("-180"), "-180")
+	okAs("longitude", num("0.1234567"), "0.1234567")
+	clear("longitude")
+	bad("longitude", "180.0000001", "-180.0000001", "181", "1000", "0.12345678", "east", "1e2", "12,5",
+		num("180.0000001"), num("181"), num("0.12345678"), num("1e2"), true, []any{})
+	ok("latitude", "0", "90", "-90", "90.0000000", "-89.9999999", "51.5073509")
+	okAs("latitude", num("46.4628333"), "46.4628333")
+	okAs("latitude", num("-90"), "-90")
+	clear("latitude")
+	bad("latitude", "90.0000001", "-91", "45.12345678", "north", num("90.0000001"), num("-91"), map[string]any{})
 	// timezone: an IANA name.
-	ok("timezone", "", "Europe/London", "UTC", "America/Argentina/Buenos_Aires", "Asia/Kathmandu")
+	ok("timezone", "Europe/London", "UTC", "America/Argentina/Buenos_Aires", "Asia/Kathmandu")
+	clear("timezone")
 	bad("timezone", "Mars/Olympus", "Europe/Londn", "Local", "+01:00", "../../etc/passwd")
 	// property_type: one of the Channex kinds.
 	for _, kind := range []string{"apart_hotel", "apartment", "boat", "camping", "capsule_hotel", "chalet",
@@ -331,67 +424,116 @@ func propRules() []propRule {
 		"hostel", "hotel", "inn", "lodge", "motel", "resort", "riad", "ryokan", "tent", "villa"} {
 		ok("property_type", kind)
 	}
-	ok("property_type", "")
+	clear("property_type")
 	bad("property_type", "Hotel", "castle", "hotel ", "apart-hotel")
+	// logo_url and website: top level, absolute http(s) URLs, ≤2048.
+	for _, f := range []string{"logo_url", "website"} {
+		ok(f, "http://cdn.example.com/x.png", "https://cdn.example.com/x.png", "https://cdn.example.com/"+rep("a", 2048-24))
+		clear(f)
+		bad(f, "ftp://cdn.example.com/x.png", "cdn.example.com/x.png", "https://", "logo", "https://cdn.example.com/"+rep("a", 2048-23), 5)
+	}
+	// facilities: facility ids, in order, no duplicates.
+	ok("facilities", []any{}, []any{propFacilityC, propFacilityA, propFacilityB}, []any{propFacilityA})
+	okAs("facilities", nil, []any{})
+	okAs("facilities", propOmit, []any{})
+	badAt("facilities", []any{propFacilityA, "pool"}, "facilities[1]")
+	badAt("facilities", []any{propFacilityA, propFacilityB, propFacilityA}, "facilities[2]")
+	badAt("facilities", []any{strings.ToUpper(propFacilityA)}, "facilities[0]")
+	badAt("facilities", []any{propFacilityA, 7}, "facilities[1]")
+	bad("facilities", propFacilityA, map[string]any{})
 
 	// settings
-	for _, f := range []string{"on_confirmation", "on_modification", "on_cancellation"} {
+	ok("settings.allow_availability_autoupdate_on_confirmation", true)
+	okAs("settings.allow_availability_autoupdate_on_confirmation", nil, true)
+	okAs("settings.allow_availability_autoupdate_on_confirmation", propOmit, true)
+	bad("settings.allow_availability_autoupdate_on_confirmation", false, "true")
+	for _, f := range []string{"on_modification", "on_cancellation"} {
 		ok("settings.allow_availability_autoupdate_"+f, true, false)
+		bad("settings.allow_availability_autoupdate_"+f, "yes", 1)
 	}
 	ok("settings.min_stay_type", "both", "arrival", "through")
 	okAs("settings.min_stay_type", "", "both")
+	okAs("settings.min_stay_type", nil, "both")
 	okAs("settings.min_stay_type", propOmit, "both")
-	bad("settings.min_stay_type", "Both", "departure")
-	// The base has min_price 80.50 and max_price 1200.00.
-	ok("settings.min_price", "", "0", "0.00", "1200.00", "1200")
-	bad("settings.min_price", "-1", "ten", "1e3")
+	bad("settings.min_stay_type", "Both", "departure", 1)
+	// The base is CHF with min_price 80.50 and max_price 1200.00. Prices
+	// come back with two decimal places; integers are minor units.
+	ok("settings.min_price", "0.00", "1200.00", "80.50")
+	okAs("settings.min_price", "0", "0.00")
+	okAs("settings.min_price", "1200", "1200.00")
+	okAs("settings.min_price", "80.5", "80.50")
+	okAs("settings.min_price", num("8050"), "80.50")
+	okAs("settings.min_price", num("0"), "0.00")
+	okAs("settings.min_price", num("120000"), "1200.00")
+	clear("settings.min_price")
+	bad("settings.min_price", "-1", "ten", "1e3", "80.505", num("-1"), num("80.5"), num("1e3"), true)
 	badAt("settings.min_price", "1200.01", "settings.max_price")
-	ok("settings.max_price", "", "80.50", "80.5", "99999.99")
-	bad("settings.max_price", "-5", "lots")
+	badAt("settings.min_price", num("120001"), "settings.max_price")
+	ok("settings.max_price", "80.50", "99999.99")
+	okAs("settings.max_price", "80.5", "80.50")
+	okAs("settings.max_price", num("8050"), "80.50")
+	okAs("settings.max_price", num("9999999"), "99999.99")
+	clear("settings.max_price")
+	bad("settings.max_price", "-5", "lots", "100.001", num("-5"), num("99.9"))
 	badAt("settings.max_price", "80.49", "settings.max_price")
+	badAt("settings.max_price", num("8049"), "settings.max_price")
 	ok("settings.state_length", 100, 730, 500)
-	okAs("settings.state_length", 0, 500)
+	okAs("settings.state_length", nil, 500)
 	okAs("settings.state_length", propOmit, 500)
-	bad("settings.state_length", 99, 731, -1)
+	bad("settings.state_length", 0, 99, 731, -1, 365.5, "many")
 	ok("settings.cut_off_time", "00:00:00", "00:30:00", "12:00:00", "23:30:00")
 	okAs("settings.cut_off_time", "", "00:00:00")
+	okAs("settings.cut_off_time", nil, "00:00:00")
 	okAs("settings.cut_off_time", propOmit, "00:00:00")
-	bad("settings.cut_off_time", "24:00:00", "18:15:00", "18:30", "6:30:00", "18:30:01", "23:59:59", "noon")
+	bad("settings.cut_off_time", "24:00:00", "18:15:00", "18:30", "6:30:00", "18:30:01", "23:59:59", "noon", 1830)
 	ok("settings.cut_off_days", 0, 30)
-	bad("settings.cut_off_days", -1)
+	okAs("settings.cut_off_days", nil, 0)
+	bad("settings.cut_off_days", -1, 1.5)
 	ok("settings.max_day_advance", 0, 365, nil)
 	okAs("settings.max_day_advance", propOmit, nil)
-	bad("settings.max_day_advance", -1)
+	bad("settings.max_day_advance", -1, 1.5, "forever")
 	okAs("settings", propOmit, propDefaultSettings())
+	okAs("settings", nil, propDefaultSettings())
 	okAs("settings", map[string]any{}, propDefaultSettings())
+	bad("settings", "none", []any{})
 
 	// content
-	ok("content.description", "", rep("Long text, ünïcode. ", 2000))
-	ok("content.important_information", "", "Line 1\nLine 2")
+	ok("content.description", rep("Long text, ünïcode. ", 2000), rep("d", 65535))
+	clear("content.description")
+	bad("content.description", rep("d", 65536), 5)
+	ok("content.important_information", "Line 1\nLine 2", rep("i", 65535))
+	clear("content.important_information")
+	bad("content.important_information", rep("i", 65536))
 	ok("content.photos", []any{})
+	okAs("content.photos", nil, []any{})
 	okAs("content.photos", propOmit, []any{})
+	bad("content.photos", map[string]any{}, "none")
 	ok("content.photos.0.url", "http://cdn.example.com/a.jpg", "https://cdn.example.com/a.jpg")
-	bad("content.photos.0.url", "", "ftp://cdn.example.com/a.jpg", "cdn.example.com/a.jpg", "https://", "javascript:alert(1)")
-	badAt("content.photos.0.url", propOmit, "content.photos.0.url")
+	bad("content.photos.0.url", "", "ftp://cdn.example.com/a.jpg", "cdn.example.com/a.jpg", "https://", "javascript:alert(1)", nil, 5)
+	badAt("content.photos.0.url", propOmit, "content.photos[0].url")
 	ok("content.photos.1.kind", "photo", "ad", "menu")
 	okAs("content.photos.1.kind", "", "photo")
+	okAs("content.photos.1.kind", nil, "photo")
 	okAs("content.photos.1.kind", propOmit, "photo")
 	bad("content.photos.1.kind", "video", "Photo")
 	ok("content.photos.2.position", 0, 7)
-	bad("content.photos.2.position", -1)
-	ok("content.photos.2.author", rep("a", 255))
+	okAs("content.photos.2.position", nil, 0)
+	bad("content.photos.2.position", -1, "first")
+	ok("content.photos.2.author", rep("a", 255), nil)
+	okAs("content.photos.2.author", "", nil)
 	bad("content.photos.2.author", rep("a", 256))
-	for _, f := range []string{"content.logo_url", "content.website"} {
-		ok(f, "", "http://cdn.example.com/x.png", "https://cdn.example.com/x.png")
-		bad(f, "ftp://cdn.example.com/x.png", "cdn.example.com/x.png", "https://", "logo")
-	}
+	ok("content.photos.0.description", "Lobby at night", nil)
+	okAs("content.photos.0.description", "", nil)
+	bad("content.photos.1", "https://cdn.example.com/a.jpg")
 	okAs("content", propOmit, propDefaultContent())
+	okAs("content", nil, propDefaultContent())
+	bad("content", "none", []any{})
 	return rows
 }
 
 // testPropertyAttributes: every writable attribute and its rules, over
-// REST; the round trip; PUT as a replacement; read-only and unknown
-// attributes.
+// REST; the round trip; PUT as a partial update; read-only, unknown and
+// wrongly typed attributes.
 func testPropertyAttributes(t *testing.T, e *env) {
 	u := e.newUser(true)
 	session := []string{"Authorization", "Bearer " + u.token}
@@ -405,7 +547,7 @@ func testPropertyAttributes(t *testing.T, e *env) {
 		return n
 	}
 
-	// The target of every PUT below; refused PUTs must leave it as it is.
+	// The target of every refused PUT below, which must leave it as it is.
 	r := e.rest("POST", "/api/v1/properties", propBody(t, propFull()), session...)
 	if r.code != 201 {
 		t.Fatalf("create the full property: %d %s", r.code, r.raw)
@@ -434,14 +576,34 @@ func testPropertyAttributes(t *testing.T, e *env) {
 				if d := propDiff(propAt(get(r.body, "data", "attributes"), rule.path), want); d != "" {
 					t.Fatalf("create response, %s:%s", rule.path, d)
 				}
+				if ig := propIgnored(t, r); ig != nil {
+					t.Fatalf("create listed ignored attributes %v", ig)
+				}
 				id := str(r.body, "data", "id")
 				r = e.rest("GET", "/api/v1/properties/"+id, "", session...)
 				if d := propDiff(propAt(get(r.body, "data", "attributes"), rule.path), want); r.code != 200 || d != "" {
 					t.Fatalf("read back (%d), %s:%s", r.code, rule.path, d)
 				}
+				// The same body as an update of the full property: what it
+				// holds is set; what it leaves out is kept (an attribute of a
+				// photo is no exception: photos are replaced as a whole).
+				r = e.rest("PUT", "/api/v1/properties/"+id, propBody(t, propFull()), session...)
+				if r.code != 200 {
+					t.Fatalf("reset: %d %s", r.code, r.raw)
+				}
+				putWant := want
+				_, omitted := rule.value.(propOmitted)
+				empty, _ := rule.value.(map[string]any)
+				if (omitted && !strings.Contains(rule.path, "photos.")) || (empty != nil && len(empty) == 0) {
+					putWant = propAt(propNormalize(t, propFull()), rule.path)
+				}
 				r = e.rest("PUT", "/api/v1/properties/"+id, body, session...)
-				if d := propDiff(propAt(get(r.body, "data", "attributes"), rule.path), want); r.code != 200 || d != "" {
+				if d := propDiff(propAt(get(r.body, "data", "attributes"), rule.path), putWant); r.code != 200 || d != "" {
 					t.Fatalf("update (%d), %s:%s", r.code, rule.path, d)
+				}
+				r = e.rest("GET", "/api/v1/properties/"+id, "", session...)
+				if d := propDiff(propAt(get(r.body, "data", "attributes"), rule.path), putWant); r.code != 200 || d != "" {
+					t.Fatalf("read back after the update (%d), %s:%s", r.code, rule.path, d)
 				}
 			})
 		}
@@ -453,44 +615,101 @@ func testPropertyAttributes(t *testing.T, e *env) {
 		t.Fatalf("refused updates changed the property:\n%s\n%s", targetBefore.raw, after.raw)
 	}
 
+	t.Run("title and currency are required on create, kept by an update without them", func(t *testing.T) {
+		for _, f := range []string{"title", "currency"} {
+			n := total()
+			body := propBody(t, propOverride(t, propFull(), f, propOmit))
+			propWantFields(t, e.rest("POST", "/api/v1/properties", body, session...), f)
+			if total() != n {
+				t.Fatalf("a create without %s wrote something", f)
+			}
+			r := e.rest("PUT", "/api/v1/properties/"+target, body, session...)
+			if r.code != 200 || str(r.body, "data", "attributes", f) != propFull()[f] {
+				t.Fatalf("an update without %s: %d %s", f, r.code, r.raw)
+			}
+			propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, propBody(t, map[string]any{f: nil}), session...), f)
+			propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, propBody(t, map[string]any{f: ""}), session...), f)
+		}
+		if d := propDiff(propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...)), propStable(t, targetBefore)); d != "" {
+			t.Fatalf("the target changed:%s", d)
+		}
+	})
+
 	t.Run("all violations at once", func(t *testing.T) {
 		rep := strings.Repeat
 		bad := map[string]any{
-			"title": "", "currency": "eur", "email": "nope", "phone": rep("9", 33), "zip_code": rep("9", 33),
+			"title": "", "currency": "EUR", "email": "nope", "phone": rep("9", 33), "zip_code": rep("9", 33),
 			"country": "UK", "state": rep("s", 256), "city": rep("c", 256), "address": rep("a", 256),
 			"longitude": "180.5", "latitude": "-90.00000001", "timezone": "Mars/Olympus", "property_type": "castle",
+			"logo_url": "logo", "website": "www.example.com",
+			"facilities": []any{propFacilityA, "gym", propFacilityA},
 			"settings": map[string]any{
 				"min_stay_type": "sometimes", "min_price": "-1", "max_price": "cheap", "state_length": 731,
 				"cut_off_time": "18:45:00", "cut_off_days": -2, "max_day_advance": -1,
 			},
 			"content": map[string]any{
+				"description": rep("d", 65536),
 				"photos": []any{
 					map[string]any{"url": "", "position": -1, "kind": "video"},
 					map[string]any{"url": "https://cdn.example.com/fine.jpg"},
 					map[string]any{"url": "ftp://cdn.example.com/x.jpg", "author": rep("a", 256)},
 				},
-				"logo_url": "logo", "website": "www.example.com",
 			},
 		}
-		fields := []string{"title", "currency", "email", "phone", "zip_code", "country", "state", "city", "address",
-			"longitude", "latitude", "timezone", "property_type",
+		fields := []string{"title", "email", "phone", "zip_code", "country", "state", "city", "address",
+			"longitude", "latitude", "timezone", "property_type", "logo_url", "website", "facilities[1]", "facilities[2]",
 			"settings.min_stay_type", "settings.min_price", "settings.max_price", "settings.state_length",
 			"settings.cut_off_time", "settings.cut_off_days", "settings.max_day_advance",
-			"content.photos.0.url", "content.photos.0.position", "content.photos.0.kind",
-			"content.photos.2.url", "content.photos.2.author", "content.logo_url", "content.website"}
+			"content.description",
+			"content.photos[0].url", "content.photos[0].position", "content.photos[0].kind",
+			"content.photos[2].url", "content.photos[2].author"}
 		propWantFields(t, e.rest("POST", "/api/v1/properties", propBody(t, bad), session...), fields...)
 		propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, propBody(t, bad), session...), fields...)
-		// gRPC carries the same paths.
-		raw, _ := json.Marshal(bad)
+		// gRPC carries the same paths. A price is a message there.
+		grpcBad := propOverride(t, propOverride(t, bad, "settings.min_price", map[string]any{"decimal": "-1"}),
+			"settings.max_price", map[string]any{"decimal": "cheap"})
+		raw, _ := json.Marshal(grpcBad)
 		in := &keygatev1.PropertyInput{}
 		if err := protojson.Unmarshal(raw, in); err != nil {
 			t.Fatal(err)
 		}
 		_, err := e.props.CreateProperty(withSession(u.token), &keygatev1.CreatePropertyRequest{Property: in})
 		wantViolations(t, err, fields...)
-		// Two valid prices the wrong way round are one violation.
+		_, err = e.props.UpdateProperty(withSession(u.token), &keygatev1.UpdatePropertyRequest{Id: target, Property: in})
+		wantViolations(t, err, fields...)
+		// Two valid prices the wrong way round are one violation, on create
+		// and against the stored ones on update.
 		p := propOverride(t, propOverride(t, propFull(), "settings.min_price", "10"), "settings.max_price", "9.99")
 		propWantFields(t, e.rest("POST", "/api/v1/properties", propBody(t, p), session...), "settings.max_price")
+		propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, `{"property":{"settings":{"min_price":"1200.01"}}}`, session...), "settings.max_price")
+		propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, `{"property":{"settings":{"max_price":8049}}}`, session...), "settings.max_price")
+		// A new currency is checked against the stored prices.
+		propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, `{"property":{"currency":"JPY"}}`, session...), "settings.min_price")
+		if d := propDiff(propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...)), propStable(t, targetBefore)); d != "" {
+			t.Fatalf("refused updates changed the target:%s", d)
+		}
+	})
+
+	// CONTRACT §4/§5: all violations are reported at once, these included:
+	// the fixed flag, negative minor units, and prices that are no decimal
+	// whatever the currency.
+	t.Run("all violations at once, with the fixed flag, negative minor units and a bad currency", func(t *testing.T) {
+		for _, tc := range []struct {
+			body   string
+			fields []string
+		}{
+			{`{"property":{"title":"","currency":"EUR","settings":{"allow_availability_autoupdate_on_confirmation":false}}}`,
+				[]string{"title", "settings.allow_availability_autoupdate_on_confirmation"}},
+			{`{"property":{"title":"T","currency":"EUR","email":"nope","settings":{"min_price":-100}}}`,
+				[]string{"email", "settings.min_price"}},
+			{`{"property":{"title":"T","currency":"eur","settings":{"min_price":"-1","max_price":"cheap"}}}`,
+				[]string{"currency", "settings.min_price", "settings.max_price"}},
+		} {
+			t.Run("", func(t *testing.T) {
+				propWantFields(t, e.rest("POST", "/api/v1/properties", tc.body, session...), tc.fields...)
+				propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, tc.body, session...), tc.fields...)
+			})
+		}
 	})
 
 	t.Run("round trip", func(t *testing.T) {
@@ -520,8 +739,8 @@ func testPropertyAttributes(t *testing.T, e *env) {
 		if len(attrs) != len(want)+len(propReadOnly) {
 			t.Fatalf("attributes %v, want the %d writable ones and %v", attrs, len(want), propReadOnly)
 		}
-		if attrs["id"] != id || attrs["is_active"] != true {
-			t.Fatalf("id / is_active: %s", got.raw)
+		if attrs["id"] != id || attrs["is_active"] != true || attrs["acc_channels_count"] != 0.0 {
+			t.Fatalf("id / is_active / acc_channels_count: %s", got.raw)
 		}
 		for _, k := range []string{"created_at", "updated_at"} {
 			s, _ := attrs[k].(string)
@@ -537,8 +756,17 @@ func testPropertyAttributes(t *testing.T, e *env) {
 			}
 		}
 		if propAt(attrs, "settings.max_day_advance") != 180.0 || propAt(attrs, "content.photos.0.kind") != "photo" ||
-			propAt(attrs, "content.photos.0.position") != 2.0 || propAt(attrs, "content.photos.2.kind") != "menu" {
-			t.Fatalf("settings or photos: %s", got.raw)
+			propAt(attrs, "content.photos.0.position") != 2.0 || propAt(attrs, "content.photos.2.kind") != "menu" ||
+			propAt(attrs, "content.photos.1.author") != nil || propAt(attrs, "facilities.0") != propFacilityB {
+			t.Fatalf("settings, photos or facilities: %s", got.raw)
+		}
+		// The relationships: no groups yet; the facilities as records, in order.
+		wantRel := map[string]any{
+			"groups":     map[string]any{"data": []any{}},
+			"facilities": map[string]any{"data": []any{map[string]any{"id": propFacilityB, "type": "facility"}, map[string]any{"id": propFacilityA, "type": "facility"}}},
+		}
+		if d := propDiff(get(got.body, "data", "relationships"), wantRel); d != "" {
+			t.Fatalf("relationships:%s", d)
 		}
 		// A list shows the very same resource.
 		list := e.rest("GET", "/api/v1/properties?filter[id]="+id, "", session...)
@@ -546,45 +774,65 @@ func testPropertyAttributes(t *testing.T, e *env) {
 			t.Fatalf("list item (%d):%s", list.code, d)
 		}
 
-		// PUT with a minimal body clears everything else to the defaults;
-		// the read-only attributes stay.
-		r = e.rest("PUT", "/api/v1/properties/"+id, `{"property":{"title":"Renamed","currency":"EUR"}}`, session...)
+		// PUT with one attribute changes that one; everything else is kept,
+		// read-only attributes included.
+		r = e.rest("PUT", "/api/v1/properties/"+id, `{"property":{"title":"Renamed"}}`, session...)
 		if r.code != 200 {
-			t.Fatalf("minimal update: %d %s", r.code, r.raw)
+			t.Fatalf("partial update: %d %s", r.code, r.raw)
 		}
-		defaults := propNormalize(t, propDefaults("Renamed", "EUR"))
-		if d := propDiff(propWritable(t, r), defaults); d != "" {
-			t.Fatalf("minimal update response:%s", d)
+		renamed := propOverride(t, want, "title", "Renamed")
+		if d := propDiff(propWritable(t, r), renamed); d != "" {
+			t.Fatalf("partial update response:%s", d)
 		}
-		cleared := e.rest("GET", "/api/v1/properties/"+id, "", session...)
-		if d := propDiff(propWritable(t, cleared), defaults); d != "" {
-			t.Fatalf("read back after the minimal update:%s", d)
+		kept := e.rest("GET", "/api/v1/properties/"+id, "", session...)
+		if d := propDiff(propWritable(t, kept), renamed); d != "" {
+			t.Fatalf("read back after the partial update:%s", d)
 		}
-		createdAt, _ := time.Parse(time.RFC3339Nano, str(cleared.body, "data", "attributes", "created_at"))
-		updatedAt, _ := time.Parse(time.RFC3339Nano, str(cleared.body, "data", "attributes", "updated_at"))
-		if str(cleared.body, "data", "id") != id || get(cleared.body, "data", "attributes", "is_active") != true ||
-			str(cleared.body, "data", "attributes", "created_at") != attrs["created_at"] || updatedAt.Before(createdAt) {
-			t.Fatalf("read-only attributes after an update:\n%s\n%s", got.raw, cleared.raw)
+		createdAt, _ := time.Parse(time.RFC3339Nano, str(kept.body, "data", "attributes", "created_at"))
+		updatedAt, _ := time.Parse(time.RFC3339Nano, str(kept.body, "data", "attributes", "updated_at"))
+		if str(kept.body, "data", "id") != id || get(kept.body, "data", "attributes", "is_active") != true ||
+			str(kept.body, "data", "attributes", "created_at") != attrs["created_at"] || updatedAt.Before(createdAt) {
+			t.Fatalf("read-only attributes after an update:\n%s\n%s", got.raw, kept.raw)
 		}
-		// Nested objects are replaced as a whole too.
-		partial := `{"property":{"title":"Renamed","currency":"EUR","settings":{"state_length":200},` +
+		// Nested objects merge attribute by attribute; photos are replaced
+		// as a whole.
+		partial := `{"property":{"settings":{"state_length":200},` +
 			`"content":{"photos":[{"url":"https://cdn.example.com/only.jpg"}]}}}`
-		if r := e.rest("PUT", "/api/v1/properties/"+id, propBody(t, propFull()), session...); r.code != 200 {
-			t.Fatalf("full update: %d %s", r.code, r.raw)
-		}
 		r = e.rest("PUT", "/api/v1/properties/"+id, partial, session...)
-		wantPartial := propNormalize(t, propDefaults("Renamed", "EUR")).(map[string]any)
-		wantPartial["settings"].(map[string]any)["state_length"] = 200.0
-		wantPartial["content"].(map[string]any)["photos"] = []any{
-			map[string]any{"url": "https://cdn.example.com/only.jpg", "position": 0.0, "description": "", "author": "", "kind": "photo"},
-		}
+		wantPartial := propOverride(t, renamed, "settings.state_length", 200.0)
+		wantPartial = propOverride(t, wantPartial, "content.photos", []any{
+			map[string]any{"url": "https://cdn.example.com/only.jpg", "position": 0.0, "description": nil, "author": nil, "kind": "photo"},
+		})
 		if d := propDiff(propWritable(t, e.rest("GET", "/api/v1/properties/"+id, "", session...)), wantPartial); r.code != 200 || d != "" {
 			t.Fatalf("partial update (%d %s):%s", r.code, r.raw, d)
 		}
-		// And a minimal property becomes the full one.
+		// null clears every optional attribute back to null or its default.
+		clearAll := map[string]any{"facilities": nil, "settings": map[string]any{}, "content": map[string]any{}}
+		for _, k := range propOptional {
+			clearAll[k] = nil
+		}
+		for k := range propDefaultSettings() {
+			clearAll["settings"].(map[string]any)[k] = nil
+		}
+		for k := range propDefaultContent() {
+			clearAll["content"].(map[string]any)[k] = nil
+		}
+		r = e.rest("PUT", "/api/v1/properties/"+id, propBody(t, clearAll), session...)
+		cleared := propNormalize(t, propDefaults("Renamed", "CHF"))
+		if d := propDiff(propWritable(t, r), cleared); r.code != 200 || d != "" {
+			t.Fatalf("clearing everything (%d %s):%s", r.code, r.raw, d)
+		}
+		if d := propDiff(propWritable(t, e.rest("GET", "/api/v1/properties/"+id, "", session...)), cleared); d != "" {
+			t.Fatalf("read back after clearing:%s", d)
+		}
+		// A minimal property reads back with nulls and defaults, and becomes
+		// the full one.
 		r = e.rest("POST", "/api/v1/properties", `{"property":{"title":"Bare","currency":"USD"}}`, session...)
 		if d := propDiff(propWritable(t, r), propNormalize(t, propDefaults("Bare", "USD"))); r.code != 201 || d != "" {
 			t.Fatalf("minimal create (%d):%s", r.code, d)
+		}
+		if strings.Contains(r.raw, `""`) {
+			t.Fatalf("an empty string in a minimal property: %s", r.raw)
 		}
 		bare := str(r.body, "data", "id")
 		r = e.rest("PUT", "/api/v1/properties/"+bare+"/", propBody(t, propFull()), session...)
@@ -593,9 +841,11 @@ func testPropertyAttributes(t *testing.T, e *env) {
 		}
 	})
 
-	t.Run("read-only and unknown attributes", func(t *testing.T) {
+	t.Run("read-only, unknown and wrongly typed attributes", func(t *testing.T) {
 		n := total()
 		full := propFull()
+		before := propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...))
+		// Read-only attributes sent back are ignored without a word.
 		for _, tc := range []struct {
 			name, path string
 			value      any
@@ -603,35 +853,99 @@ func testPropertyAttributes(t *testing.T, e *env) {
 			{"id", "id", store.NewID()},
 			{"id of the target", "id", target},
 			{"is_active", "is_active", false},
+			{"acc_channels_count", "acc_channels_count", 7},
 			{"created_at", "created_at", "2024-01-01T00:00:00Z"},
 			{"updated_at", "updated_at", "2024-01-01T00:00:00Z"},
-			{"unknown", "stars", 5},
-			{"unknown in settings", "settings.foo", "bar"},
-			{"unknown in content", "content.foo", "bar"},
-			{"unknown in a photo", "content.photos.1.foo", "bar"},
-			// Values of the wrong JSON type do not parse either.
-			{"number as longitude", "longitude", 6.841919},
-			{"string as state_length", "settings.state_length", "many"},
-			{"fraction as max_day_advance", "settings.max_day_advance", 1.5},
-			{"string as a flag", "settings.allow_availability_autoupdate_on_confirmation", "yes"},
-			{"object as photos", "content.photos", map[string]any{}},
-			{"string as settings", "settings", "none"},
+			{"created_at of the wrong type", "created_at", 5},
+		} {
+			t.Run("read-only "+tc.name, func(t *testing.T) {
+				body := propBody(t, propOverride(t, full, tc.path, tc.value))
+				r := e.rest("POST", "/api/v1/properties", body, session...)
+				if r.code != 201 || propIgnored(t, r) != nil || get(r.body, "data", "attributes", tc.path) == propNormalize(t, tc.value) {
+					t.Fatalf("create: %d %s", r.code, r.raw)
+				}
+				id := str(r.body, "data", "id")
+				if id == target || get(r.body, "data", "attributes", "is_active") != true ||
+					get(r.body, "data", "attributes", "acc_channels_count") != 0.0 || strings.HasPrefix(str(r.body, "data", "attributes", "created_at"), "2024") {
+					t.Fatalf("a read-only attribute was taken: %s", r.raw)
+				}
+				n++
+				r = e.rest("PUT", "/api/v1/properties/"+target, body, session...)
+				if r.code != 200 || propIgnored(t, r) != nil {
+					t.Fatalf("update: %d %s", r.code, r.raw)
+				}
+				if d := propDiff(propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...)), before); d != "" {
+					t.Fatalf("a read-only attribute changed the target:%s", d)
+				}
+			})
+		}
+		// Unknown attributes are ignored and named, at any depth.
+		for _, tc := range []struct {
+			name, path, listed string
+			value              any
+		}{
+			{"unknown", "stars", "stars", 5},
+			{"group_id", "group_id", "group_id", store.NewID()},
+			{"unknown in settings", "settings.foo", "settings.foo", "bar"},
+			{"unknown in content", "content.foo", "content.foo", map[string]any{"a": 1}},
+			{"logo_url in content", "content.logo_url", "content.logo_url", "https://cdn.example.com/logo.svg"},
+			{"website in content", "content.website", "content.website", "not even a URL"},
+			{"unknown in a photo", "content.photos.1.foo", "content.photos[1].foo", "bar"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				body := propBody(t, propOverride(t, full, tc.path, tc.value))
-				wantError(t, e.rest("POST", "/api/v1/properties", body, session...), 400, "bad_request")
-				wantError(t, e.rest("PUT", "/api/v1/properties/"+target, body, session...), 400, "bad_request")
+				r := e.rest("POST", "/api/v1/properties", body, session...)
+				if r.code != 201 || !slices.Equal(propIgnored(t, r), []string{tc.listed}) {
+					t.Fatalf("create: %d %s", r.code, r.raw)
+				}
+				if d := propDiff(propWritable(t, r), propNormalize(t, full)); d != "" {
+					t.Fatalf("create with %s:%s", tc.path, d)
+				}
+				n++
+				r = e.rest("PUT", "/api/v1/properties/"+target, body, session...)
+				if r.code != 200 || !slices.Equal(propIgnored(t, r), []string{tc.listed}) {
+					t.Fatalf("update: %d %s", r.code, r.raw)
+				}
+				if d := propDiff(propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...)), before); d != "" {
+					t.Fatalf("an unknown attribute changed the target:%s", d)
+				}
 			})
 		}
-		// An unknown field beside "property".
+		// Values of the wrong JSON type are 422s naming the attribute.
+		for _, tc := range []struct {
+			name, path string
+			value      any
+		}{
+			{"number as title", "title", 5},
+			{"object as email", "email", map[string]any{}},
+			{"bool as longitude", "longitude", true},
+			{"string as state_length", "settings.state_length", "many"},
+			{"fraction as max_day_advance", "settings.max_day_advance", 1.5},
+			{"string as a flag", "settings.allow_availability_autoupdate_on_modification", "yes"},
+			{"fraction as min_price", "settings.min_price", 80.5},
+			{"object as photos", "content.photos", map[string]any{}},
+			{"number as a photo url", "content.photos.2.url", 5},
+			{"string as settings", "settings", "none"},
+			{"number in facilities", "facilities.1", 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				body := propBody(t, propOverride(t, full, tc.path, tc.value))
+				propWantFields(t, e.rest("POST", "/api/v1/properties", body, session...), propField(tc.path))
+				propWantFields(t, e.rest("PUT", "/api/v1/properties/"+target, body, session...), propField(tc.path))
+			})
+		}
+		// Anything but one {"property": {…}} object is a 400.
 		b, _ := json.Marshal(map[string]any{"property": full, "is_active": false})
-		wantError(t, e.rest("POST", "/api/v1/properties", string(b), session...), 400, "bad_request")
-		wantError(t, e.rest("PUT", "/api/v1/properties/"+target, string(b), session...), 400, "bad_request")
+		for _, body := range []string{string(b), `{"properties":{"title":"T","currency":"EUR"}}`, `{"property":"T"}`,
+			`{"property":[]}`, `{"property":5}`, `[]`, `"property"`, `{"property":{"title":"T","currency":"EUR"}} {}`, `{"property":{`} {
+			wantError(t, e.rest("POST", "/api/v1/properties", body, session...), 400, "bad_request")
+			wantError(t, e.rest("PUT", "/api/v1/properties/"+target, body, session...), 400, "bad_request")
+		}
 		if total() != n {
 			t.Fatal("a refused request created a property")
 		}
-		if after := e.rest("GET", "/api/v1/properties/"+target, "", session...); after.raw != targetBefore.raw {
-			t.Fatalf("refused updates changed the property:\n%s\n%s", targetBefore.raw, after.raw)
+		if d := propDiff(propStable(t, e.rest("GET", "/api/v1/properties/"+target, "", session...)), before); d != "" {
+			t.Fatalf("refused updates changed the target:%s", d)
 		}
 	})
 }
@@ -796,8 +1110,9 @@ func testPropertyListQueries(t *testing.T, e *env) {
 	wantError(t, e.rest("GET", "/api/v1/properties?pagination[page]=one", "", session...), 400, "bad_request")
 }
 
-// testPropertyOptions: GET /api/v1/properties/options lists id, title and
-// currency of every property in scope, unpaginated.
+// testPropertyOptions: GET /api/v1/properties/options lists id, title,
+// currency and group ids (none yet) of every property in scope,
+// unpaginated, as records of type "properties".
 func testPropertyOptions(t *testing.T, e *env) {
 	u, other := e.newUser(true), e.newUser(true)
 	session := []string{"Authorization", "Bearer " + u.token}
@@ -844,11 +1159,11 @@ func testPropertyOptions(t *testing.T, e *env) {
 			id := str(data, i, "id")
 			attrs, _ := get(data, i, "attributes").(map[string]any)
 			w, ok := want[id]
-			if !ok || seen[id] || str(data, i, "type") == "" {
+			if !ok || seen[id] || str(data, i, "type") != "properties" {
 				t.Fatalf("GET %s: unexpected or repeated option %v: %s", path, get(data, i), r.raw)
 			}
 			seen[id] = true
-			if d := propDiff(attrs, map[string]any{"id": id, "title": w.title, "currency": w.currency}); d != "" {
+			if d := propDiff(attrs, map[string]any{"id": id, "title": w.title, "currency": w.currency, "group_ids": []any{}}); d != "" {
 				t.Fatalf("GET %s: option %s:%s", path, id, d)
 			}
 		}

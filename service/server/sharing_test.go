@@ -10,7 +10,8 @@ import (
 )
 
 // testSharing: an owner shares a property with a colleague, whose keys
-// follow; only owners change access; a property keeps an owner.
+// follow; only owners change access, a user may leave; a property keeps an
+// owner.
 func testSharing(t *testing.T, e *env) {
 	owner, colleague, stranger := e.newUser(true), e.newUser(true), e.newUser(true)
 	asOwner := []string{"Authorization", "Bearer " + owner.token}
@@ -24,12 +25,26 @@ func testSharing(t *testing.T, e *env) {
 
 	wantError(t, e.rest("GET", "/api/v1/properties/"+p, "", "user-api-key", colleagueAll.GetApiKey()), 404, "resource_not_found")
 
+	// The answer to an invitation never tells whether the account exists:
+	// pending, no user id, no related user.
 	r := invite(asOwner, colleague.email, "user")
 	if r.code != 201 || str(r.body, "data", "type") != "property_user" || str(r.body, "data", "attributes", "user_email") != colleague.email ||
-		str(r.body, "data", "attributes", "role") != "user" || str(r.body, "data", "attributes", "property_id") != p {
+		str(r.body, "data", "attributes", "role") != "user" || str(r.body, "data", "attributes", "property_id") != p ||
+		str(r.body, "data", "attributes", "status") != "pending" || get(r.body, "data", "attributes", "user_id") != nil ||
+		get(r.body, "data", "relationships", "user", "data") != nil || get(r.body, "data", "attributes", "overrides") != nil {
 		t.Fatalf("invite: %d %s", r.code, r.raw)
 	}
 	colleagueAccess := str(r.body, "data", "id")
+	if str(r.body, "data", "attributes", "id") != colleagueAccess {
+		t.Fatalf("ids of the record: %s", r.raw)
+	}
+	// The account exists, so the access is effective at once: later reads
+	// show it active, with the user.
+	r = e.rest("GET", "/api/v1/property_users/"+colleagueAccess, "", asColleague...)
+	if r.code != 200 || str(r.body, "data", "attributes", "status") != "active" || str(r.body, "data", "attributes", "user_id") != colleague.id ||
+		propDiff(get(r.body, "data", "relationships", "user", "data"), map[string]any{"id": colleague.id, "type": "user", "email": colleague.email, "name": "Test"}) != "" {
+		t.Fatalf("the colleague's record: %d %s", r.code, r.raw)
+	}
 
 	// The colleague's all-properties key now reaches the property; a key
 	// for just this property can be made.
@@ -42,11 +57,13 @@ func testSharing(t *testing.T, e *env) {
 	}
 
 	// A user may read and update, not invite, change roles or delete.
-	if r := e.rest("PUT", "/api/v1/properties/"+p, `{"property":{"title":"Renamed by colleague","currency":"EUR"}}`, asColleague...); r.code != 200 {
+	if r := e.rest("PUT", "/api/v1/properties/"+p, `{"property":{"title":"Renamed by colleague"}}`, asColleague...); r.code != 200 ||
+		str(r.body, "data", "attributes", "title") != "Renamed by colleague" || str(r.body, "data", "attributes", "currency") != "EUR" {
 		t.Fatalf("colleague updating: %d %s", r.code, r.raw)
 	}
 	r = e.rest("GET", "/api/v1/property_users?filter[property_id]="+p, "", asColleague...)
-	if r.code != 200 || len(get(r.body, "data").([]any)) != 2 {
+	if l, _ := get(r.body, "data").([]any); r.code != 200 || len(l) != 2 ||
+		propDiff(get(r.body, "meta"), map[string]any{"page": 1.0, "limit": 10.0, "total": 2.0}) != "" {
 		t.Fatalf("colleague listing access: %d %s", r.code, r.raw)
 	}
 	ownerAccess := str(r.body, "data", 0, "id")
@@ -65,7 +82,11 @@ func testSharing(t *testing.T, e *env) {
 	wantError(t, invite([]string{"user-api-key", e.newKey(owner).GetApiKey()}, stranger.email, "user"), 403, "forbidden")
 
 	// Bad invitations.
-	wantError(t, invite(asOwner, "nobody@example.com", "user"), 404, "resource_not_found")
+	r = invite(asOwner, "nobody-at-example.com", "user")
+	wantError(t, r, 422, "validation_error")
+	if get(r.body, "errors", "details", "user_email", 0) == nil {
+		t.Fatalf("a bad email: %s", r.raw)
+	}
 	r = invite(asOwner, colleague.email, "user")
 	wantError(t, r, 422, "validation_error")
 	if get(r.body, "errors", "details", "user_email", 0) == nil {
@@ -94,6 +115,25 @@ func testSharing(t *testing.T, e *env) {
 	wantError(t, e.rest("GET", "/api/v1/properties/"+p, "", "user-api-key", colleagueOne.GetApiKey()), 404, "resource_not_found")
 	if r := e.rest("GET", "/api/v1/properties", "", "user-api-key", colleagueOne.GetApiKey()); r.code != 200 || get(r.body, "meta", "total") != 0.0 {
 		t.Fatalf("colleague's scoped key after removal: %d %s", r.code, r.raw)
+	}
+
+	// A user may leave: remove their own record, and no other.
+	r = invite(asOwner, colleague.email, "user")
+	if r.code != 201 {
+		t.Fatalf("inviting again: %d %s", r.code, r.raw)
+	}
+	colleagueAccess = str(r.body, "data", "id")
+	if r := e.rest("GET", "/api/v1/properties/"+p, "", "user-api-key", colleagueAll.GetApiKey()); r.code != 200 {
+		t.Fatalf("colleague's key after the second invitation: %d %s", r.code, r.raw)
+	}
+	wantError(t, e.rest("DELETE", "/api/v1/property_users/"+ownerAccess, "", asColleague...), 403, "forbidden")
+	if r := e.rest("DELETE", "/api/v1/property_users/"+colleagueAccess+"/", "", asColleague...); r.code != 200 {
+		t.Fatalf("leaving: %d %s", r.code, r.raw)
+	}
+	wantError(t, e.rest("GET", "/api/v1/properties/"+p, "", "user-api-key", colleagueAll.GetApiKey()), 404, "resource_not_found")
+	wantError(t, e.rest("GET", "/api/v1/property_users/"+colleagueAccess, "", asOwner...), 404, "resource_not_found")
+	if r := e.rest("GET", "/api/v1/property_users?filter[property_id]="+p, "", asOwner...); r.code != 200 || get(r.body, "meta", "total") != 1.0 {
+		t.Fatalf("the list after leaving: %d %s", r.code, r.raw)
 	}
 
 	// With a second owner, the first may step down.
