@@ -338,7 +338,7 @@ func testUpdateKey(t *testing.T, e *env) {
 	if err != nil || got.GetAccess() != "read_only" || got.GetName() != k.GetName() || got.GetAllProperties() {
 		t.Fatalf("switching to read-only: %v %v", got, err)
 	}
-	_, err = e.props.UpdateProperty(withKey(key), &keygatev1.UpdatePropertyRequest{Id: p1, Property: &keygatev1.PropertyInput{Title: "x", Currency: "EUR"}})
+	_, err = e.props.UpdateProperty(withKey(key), &keygatev1.UpdatePropertyRequest{Id: p1, Property: &keygatev1.PropertyInput{Title: proto.String("x")}})
 	wantStatus(t, err, codes.PermissionDenied, "this API key is read-only")
 	if err := getProp(p1); err != nil {
 		t.Fatalf("a read with the read-only key: %v", err)
