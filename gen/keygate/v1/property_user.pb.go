@@ -893,14 +893,14 @@ const file_keygate_v1_property_user_proto_rawDesc = "" +
 	"\rproperty_user\x18\x01 \x01(\v2\x18.keygate.v1.PropertyUserR\fpropertyUser\"+\n" +
 	"\x19RemovePropertyUserRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x1c\n" +
-	"\x1aRemovePropertyUserResponse2\x89\x06\n" +
+	"\x1aRemovePropertyUserResponse2\x8b\x06\n" +
 	"\x13PropertyUserService\x12\xa1\x01\n" +
 	"\x12CreatePropertyUser\x12%.keygate.v1.CreatePropertyUserRequest\x1a&.keygate.v1.CreatePropertyUserResponse\"<\xca\xf3\x18\x17\n" +
 	"\x01\x02\x12\x12invite.property_id\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/property_users\x12\x9d\x01\n" +
 	"\x11ListPropertyUsers\x12$.keygate.v1.ListPropertyUsersRequest\x1a%.keygate.v1.ListPropertyUsersResponse\";\xca\xf3\x18\x19\n" +
-	"\x01\x02\x12\x12filter.property_id \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/property_users\x12\x86\x01\n" +
-	"\x0fGetPropertyUser\x12\".keygate.v1.GetPropertyUserRequest\x1a#.keygate.v1.GetPropertyUserResponse\"*\xca\xf3\x18\x03\n" +
-	"\x01\x02\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/property_users/{id}\x12\x92\x01\n" +
+	"\x01\x02\x12\x12filter.property_id \x01\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/property_users\x12\x88\x01\n" +
+	"\x0fGetPropertyUser\x12\".keygate.v1.GetPropertyUserRequest\x1a#.keygate.v1.GetPropertyUserResponse\",\xca\xf3\x18\x05\n" +
+	"\x01\x02 \x01\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/property_users/{id}\x12\x92\x01\n" +
 	"\x12UpdatePropertyUser\x12%.keygate.v1.UpdatePropertyUserRequest\x1a&.keygate.v1.UpdatePropertyUserResponse\"-\xca\xf3\x18\x03\n" +
 	"\x01\x02\x82\xd3\xe4\x93\x02 :\x01*\x1a\x1b/api/v1/property_users/{id}\x12\x8f\x01\n" +
 	"\x12RemovePropertyUser\x12%.keygate.v1.RemovePropertyUserRequest\x1a&.keygate.v1.RemovePropertyUserResponse\"*\xca\xf3\x18\x03\n" +
