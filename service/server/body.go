@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -467,20 +468,34 @@ func sortedKeys(obj map[string]any) []string {
 	return keys
 }
 
-// resourceOf returns the REST options of a message (never nil).
+// Options read from descriptors, which never change, once per descriptor:
+// the envelope asks for them for every field of every response.
+var resourceOptions, fieldOptions sync.Map // descriptor → options
+
+// resourceOf returns the REST options of a message (never nil; shared:
+// read only).
 func resourceOf(md protoreflect.MessageDescriptor) *keygatev1.Resource {
+	if r, ok := resourceOptions.Load(md); ok {
+		return r.(*keygatev1.Resource)
+	}
 	r, _ := proto.GetExtension(md.Options(), keygatev1.E_Resource).(*keygatev1.Resource)
 	if r == nil {
-		return &keygatev1.Resource{}
+		r = &keygatev1.Resource{}
 	}
+	resourceOptions.Store(md, r)
 	return r
 }
 
-// fieldOf returns the REST options of a field (never nil).
+// fieldOf returns the REST options of a field (never nil; shared: read
+// only).
 func fieldOf(fd protoreflect.FieldDescriptor) *keygatev1.Field {
+	if f, ok := fieldOptions.Load(fd); ok {
+		return f.(*keygatev1.Field)
+	}
 	f, _ := proto.GetExtension(fd.Options(), keygatev1.E_Field).(*keygatev1.Field)
 	if f == nil {
-		return &keygatev1.Field{}
+		f = &keygatev1.Field{}
 	}
+	fieldOptions.Store(fd, f)
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,7 @@ func envelope(ctx context.Context, resp proto.Message) (any, error) {
 	m := resp.ProtoReflect()
 	fields := m.Descriptor().Fields()
 	var b bytes.Buffer
+	b.Grow(2048) // most answers fit: one allocation instead of several
 	switch {
 	case fields.Len() == 0:
 		b.WriteString(`{"meta":{"message":"Success"}}`)
@@ -75,6 +77,15 @@ func envelope(ctx context.Context, resp proto.Message) (any, error) {
 		object(&b, m) // not a resource response; never the case for keygate.v1
 	}
 	return json.RawMessage(b.Bytes()), nil
+}
+
+// Marshal writes what envelope made as it is: it is JSON already, and
+// JSONPb would parse, compact and copy it once more.
+func (j *jsonBody) Marshal(v any) ([]byte, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		return raw, nil
+	}
+	return j.JSONPb.Marshal(v)
 }
 
 // resource writes one {"type","id","attributes","relationships"} object.
@@ -143,11 +154,20 @@ func related(b *bytes.Buffer, m protoreflect.Message) {
 	b.WriteByte('}')
 }
 
+// resourceTypes and enumValueNames hold names derived from descriptors, once
+// per descriptor.
+var resourceTypes, enumValueNames sync.Map // descriptor → string
+
 func resourceType(d protoreflect.MessageDescriptor) string {
-	if t := resourceOf(d).GetType(); t != "" {
-		return t
+	if t, ok := resourceTypes.Load(d); ok {
+		return t.(string)
 	}
-	return snake(string(d.Name()))
+	t := resourceOf(d).GetType()
+	if t == "" {
+		t = snake(string(d.Name()))
+	}
+	resourceTypes.Store(d, t)
+	return t
 }
 
 func hasRelationships(d protoreflect.MessageDescriptor) bool {
@@ -226,7 +246,7 @@ func value(b *bytes.Buffer, f protoreflect.FieldDescriptor, v protoreflect.Value
 			return
 		case *structpb.Struct:
 			out, _ := protojson.Marshal(w) // a Struct always marshals
-			b.Write(out)
+			_ = json.Compact(b, out)       // protojson may add spaces
 			return
 		}
 		object(b, msg)
@@ -254,8 +274,13 @@ func enumName(e protoreflect.EnumDescriptor, n protoreflect.EnumNumber) string {
 	if v == nil {
 		return strconv.Itoa(int(n))
 	}
+	if name, ok := enumValueNames.Load(v); ok {
+		return name.(string)
+	}
 	prefix := strings.ToUpper(snake(string(e.Name()))) + "_"
-	return strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix))
+	name := strings.ToLower(strings.TrimPrefix(string(v.Name()), prefix))
+	enumValueNames.Store(v, name)
+	return name
 }
 
 // snake turns ApiKey into api_key.
