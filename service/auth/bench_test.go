@@ -70,7 +70,7 @@ func incoming(key string) context.Context {
 // is CacheHit with a key that has an expiry, read-only access and 10
 // networks, the client's last.
 func BenchmarkVerify(b *testing.B) {
-	r := rule{allow: map[keygatev1.Credential]bool{keygatev1.Credential_CREDENTIAL_API_KEY: true}, read: true}
+	r := rule{allow: map[keygatev1.Credential]bool{keygatev1.Credential_CREDENTIAL_API_KEY: true}, apiKeys: true, read: true}
 	for _, tc := range []struct {
 		name   string
 		cached bool

@@ -92,19 +92,30 @@ func NewKeyCache(cfg CacheConfig, trusted bool) *KeyCache {
 // get returns the cached answer for a digest: hit reports whether there
 // is one, found whether the key exists.
 func (c *KeyCache) get(d [32]byte) (k store.APIKey, u store.User, found, hit bool) {
+	e, hit := c.entry(d)
+	if e == nil {
+		return k, u, false, hit
+	}
+	return e.key, e.user, true, true
+}
+
+// entry returns the cached entry of a digest, nil with hit true for a
+// digest known to be unknown. An entry is never modified once cached, so
+// callers may read it without the lock (and without copying it).
+func (c *KeyCache) entry(d [32]byte) (e *cacheEntry, hit bool) {
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if !c.trusted {
-		return k, u, false, false
+		return nil, false
 	}
 	if e, ok := c.entries[d]; ok && now.Before(e.expires) {
-		return e.key, e.user, true, true
+		return e, true
 	}
 	if exp, ok := c.negatives[d]; ok && now.Before(exp) {
-		return k, u, false, true
+		return nil, true
 	}
-	return k, u, false, false
+	return nil, false
 }
 
 // currentEpoch is read before a store lookup and handed to put.

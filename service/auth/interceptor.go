@@ -31,7 +31,7 @@ const APIKeyHeader = "user-api-key"
 // Methods without a rule are denied.
 type Interceptor struct {
 	store store.Store
-	rules map[string]rule
+	rules map[string]*rule
 	// adminDigest is the SHA-256 of the admin token; comparing digests in
 	// constant time hides the token's length as well as its content.
 	adminDigest []byte
@@ -123,7 +123,7 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 		return i.public(ctx, req, handler)
 	}
-	p, err := i.authorize(ctx, &r, msg, keys, authz)
+	p, err := i.authorize(ctx, r, msg, keys, authz)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r *rule, req proto.Me
 			return nil, err
 		}
 	}
-	if err := checkKey(&k, &u, &f); err != nil {
+	if err := checkKey(k, u, &f); err != nil {
 		return nil, err
 	}
 	if i.usage != nil {
@@ -236,18 +236,19 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r *rule, req proto.Me
 
 // lookupKey finds a well-formed key in the cache, or else in the store
 // (caching the answer, found or not). Sources whose lookups keep failing
-// are refused before they reach the store.
-func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKey, store.User, error) {
+// are refused before they reach the store. A cached key and user are
+// returned as they are cached: the caller must not modify them.
+func (i *Interceptor) lookupKey(ctx context.Context, secret string) (*store.APIKey, *store.User, error) {
 	d := digest(secret)
-	if k, u, found, hit := i.keys.get(d); hit {
-		if !found {
-			return k, u, store.ErrNotFound
+	if e, hit := i.keys.entry(d); hit {
+		if e == nil {
+			return nil, nil, store.ErrNotFound
 		}
-		return k, u, nil
+		return &e.key, &e.user, nil
 	}
 	src := i.source(ctx)
 	if !i.failures.take(src) {
-		return store.APIKey{}, store.User{}, tooManyFailures
+		return nil, nil, tooManyFailures
 	}
 	epoch := i.keys.currentEpoch()
 	// A copy, so that d itself stays on the stack on the cache-hit path.
@@ -261,7 +262,7 @@ func (i *Interceptor) lookupKey(ctx context.Context, secret string) (store.APIKe
 	default:
 		i.failures.refund(src) // the store failed, not the caller
 	}
-	return k, u, err
+	return &k, &u, err
 }
 
 var tooManyFailures = status.Error(codes.ResourceExhausted, "too many failed authentications from this address; slow down")

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/store"
 )
 
@@ -43,7 +42,7 @@ func checkKey(k *store.APIKey, u *store.User, f *facts) error {
 	case !addressAllowed(k.AllowedIPs, f.addr):
 		// The key stays valid: it is merely used from the wrong place.
 		return errAddress
-	case !f.rule.allow[keygatev1.Credential_CREDENTIAL_API_KEY]:
+	case !f.rule.apiKeys:
 		return errKeysNotAllowed
 	case !u.SubscriptionActive:
 		return errSubscription

@@ -51,7 +51,7 @@ func TestCheckKey(t *testing.T) {
 		name     string
 		key      store.APIKey
 		user     store.User
-		rule     rule
+		rule     *rule
 		addr     netip.Addr
 		property string
 		role     store.Role
@@ -89,7 +89,7 @@ func TestCheckKey(t *testing.T) {
 		{"every policy at once, write", everything, active, updateProperty, v4, mine, store.RoleUser, codes.PermissionDenied, "this API key is read-only"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := facts{now: now, addr: tc.addr, rule: &tc.rule, propertyID: tc.property, role: tc.role}
+			f := facts{now: now, addr: tc.addr, rule: tc.rule, propertyID: tc.property, role: tc.role}
 			err := checkKey(&tc.key, &tc.user, &f)
 			st := status.Convert(err)
 			if st.Code() != tc.code || st.Message() != tc.msg {

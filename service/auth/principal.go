@@ -9,7 +9,8 @@ import (
 // Principal is who a request acts for, as established by the interceptor.
 type Principal struct {
 	User store.User
-	// Key is the API key used, or nil for a session.
+	// Key is the API key used, or nil for a session. It may be shared with
+	// the key cache: read it, never modify it.
 	Key *store.APIKey
 	// SessionDigest is the digest of the session token used, or nil.
 	SessionDigest []byte
@@ -24,14 +25,10 @@ func (p *Principal) Scope() (ids []string, narrowed bool) {
 	return p.Key.PropertyIDs, true
 }
 
-// newKeyPrincipal builds the principal of an API key in one allocation.
-func newKeyPrincipal(k store.APIKey, u store.User) *Principal {
-	box := &struct {
-		p Principal
-		k store.APIKey
-	}{Principal{User: u}, k}
-	box.p.Key = &box.k
-	return &box.p
+// newKeyPrincipal builds the principal of an API key in one allocation,
+// sharing k (which the cache never modifies once cached).
+func newKeyPrincipal(k *store.APIKey, u *store.User) *Principal {
+	return &Principal{User: *u, Key: k}
 }
 
 type principalKey struct{}

@@ -14,6 +14,7 @@ import (
 // rule is the compiled form of a method's keygate.v1.auth option.
 type rule struct {
 	allow              map[keygatev1.Credential]bool
+	apiKeys            bool                           // allow holds CREDENTIAL_API_KEY (read per request)
 	propertyField      []protoreflect.FieldDescriptor // path to the property id; nil when the RPC names none
 	needsAllProperties bool
 	read               bool // declared a read: read-only keys may call it
@@ -23,8 +24,8 @@ type rule struct {
 // keygate.v1 package. A malformed option (a property_field that is not a
 // string field of the request) is an error, so it fails at start-up rather
 // than on the first request.
-func loadRules() (map[string]rule, error) {
-	rules := map[string]rule{}
+func loadRules() (map[string]*rule, error) {
+	rules := map[string]*rule{}
 	var err error
 	protoregistry.GlobalFiles.RangeFilesByPackage("keygate.v1", func(fd protoreflect.FileDescriptor) bool {
 		services := fd.Services()
@@ -40,13 +41,14 @@ func loadRules() (map[string]rule, error) {
 				for _, c := range opt.GetAllow() {
 					r.allow[c] = true
 				}
+				r.apiKeys = r.allow[keygatev1.Credential_CREDENTIAL_API_KEY]
 				if name := opt.GetPropertyField(); name != "" {
 					if r.propertyField, err = fieldPath(m.Input(), name); err != nil {
 						err = fmt.Errorf("auth rule of %s: %w", m.FullName(), err)
 						return false
 					}
 				}
-				rules[fmt.Sprintf("/%s/%s", services.Get(i).FullName(), m.Name())] = r
+				rules[fmt.Sprintf("/%s/%s", services.Get(i).FullName(), m.Name())] = &r
 			}
 		}
 		return true

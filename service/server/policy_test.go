@@ -576,3 +576,62 @@ func TestKeyPolicyTwoReplicasPostgres(t *testing.T) {
 		t.Fatalf("the new key on B: %d", code)
 	}
 }
+
+// testUpdateKeyREST: PUT {"api_key":{…}} changes the attributes present,
+// keeps the absent ones, and null clears expires_at; narrowing takes
+// effect on the very next request.
+func testUpdateKeyREST(t *testing.T, e *env) {
+	u := e.newUser(true)
+	session := []string{"Authorization", "Bearer " + u.token}
+	p1, p2 := e.newProperty(u, "One"), e.newProperty(u, "Two")
+	expires := time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	id, key := e.createKeyREST(u, `{"name":"sync","all_properties":true,"expires_at":"`+expires+`"}`)
+	put := func(attributes string) response {
+		t.Helper()
+		return e.rest("PUT", "/api/v1/api_keys/"+id, `{"api_key":`+attributes+`}`, session...)
+	}
+	asKey := func(method, propertyID string) int {
+		body := ""
+		if method == "PUT" {
+			body = `{"property":{"title":"Renamed"}}`
+		}
+		return e.rest(method, "/api/v1/properties/"+propertyID, body, "user-api-key", key).code
+	}
+	if asKey("GET", p2) != 200 {
+		t.Fatal("the new key does not work")
+	}
+
+	r := put(`{"all_properties":false,"property_ids":["` + p1 + `"]}`)
+	a := get(r.body, "data", "attributes")
+	if r.code != 200 || str(a, "name") != "sync" || get(a, "all_properties") != false || str(a, "expires_at") != expires {
+		t.Fatalf("narrowing the scope: %d %s", r.code, r.raw)
+	}
+	if code := asKey("GET", p2); code != 403 {
+		t.Fatalf("a property out of the narrowed scope: %d", code)
+	}
+
+	r = put(`{"expires_at":null,"access":"read_only"}`)
+	if a := get(r.body, "data", "attributes"); r.code != 200 || get(a, "expires_at") != nil || str(a, "access") != "read_only" {
+		t.Fatalf("clearing the expiry, read-only: %d %s", r.code, r.raw)
+	}
+	if code := asKey("PUT", p1); code != 403 {
+		t.Fatalf("a write with the read-only key: %d", code)
+	}
+	if code := asKey("GET", p1); code != 200 {
+		t.Fatalf("a read with the read-only key: %d", code)
+	}
+
+	if r = put(`{"allowed_ips":["203.0.113.0/24"]}`); r.code != 200 {
+		t.Fatalf("allowed addresses: %d %s", r.code, r.raw)
+	}
+	if code := asKey("GET", p1); code != 403 {
+		t.Fatalf("a call from outside the allowed addresses: %d", code)
+	}
+
+	wantViolationsREST(t, put(`{"allowed_ips":["10.0.0.1","::1","10.0.0.0/8","10.0.0.0/40"],"expires_at":"2001-01-01T00:00:00Z","name":null}`),
+		"allowed_ips[3]", "expires_at", "name")
+	wantError(t, put(`{"nmae":"x"}`), 400, "bad_request")
+	if r := e.rest("GET", "/api/v1/api_keys/"+id, "", session...); fmt.Sprint(get(r.body, "data", "attributes", "allowed_ips")) != "[203.0.113.0/24]" {
+		t.Fatalf("a refused update changed the key: %s", r.raw)
+	}
+}
