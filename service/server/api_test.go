@@ -50,6 +50,7 @@ func testAPI(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"ReadOnlyKeys", testReadOnlyKeys},
 		{"AllowedAddresses", testAllowedAddresses},
 		{"UpdateKey", testUpdateKey},
+		{"UpdateKeyREST", testUpdateKeyREST},
 		{"RollKey", testRollKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
