@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/server"
 	"github.com/keygate/keygate/service/store"
 	"github.com/keygate/keygate/service/store/memory"
@@ -77,12 +78,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	httpAddr := fs.String("http-addr", env("KEYGATE_HTTP_ADDR", ":8080"), "REST gateway, /healthz and /readyz listen address (env KEYGATE_HTTP_ADDR)")
 	dbURL := fs.String("database-url", env("KEYGATE_DATABASE_URL", ""), "postgres:// URL; empty keeps everything in memory (env KEYGATE_DATABASE_URL)")
 	adminToken := fs.String("admin-token", env("KEYGATE_ADMIN_TOKEN", ""), "bearer token for AdminService; empty disables it (env KEYGATE_ADMIN_TOKEN)")
+	trustedProxies := fs.String("trusted-proxies", env("KEYGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For names the client (env KEYGATE_TRUSTED_PROXIES)")
 	demo := fs.Bool("demo", false, "seed a demo user, two properties and an API key, and print them once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	proxies, err := auth.ParseCIDRs(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -92,11 +98,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	srv, err := server.New(ctx, server.Config{
-		GRPCAddr:   *grpcAddr,
-		HTTPAddr:   *httpAddr,
-		Store:      st,
-		AdminToken: *adminToken,
-		Logger:     log,
+		GRPCAddr:       *grpcAddr,
+		HTTPAddr:       *httpAddr,
+		Store:          st,
+		AdminToken:     *adminToken,
+		TrustedProxies: proxies,
+		Logger:         log,
 	})
 	if err != nil {
 		return err

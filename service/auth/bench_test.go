@@ -84,7 +84,7 @@ func BenchmarkVerify(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			i, key, _ := benchSetupWith(b, tc.cached, tc.policy)
-			i.failures = newFailureLimiter(1e12, 1<<30) // measure the lookup, not the limit
+			i.failures = newFailureLimiter[netip.Prefix](Limit{PerSecond: 1e12, Burst: 1 << 30}) // measure the lookup, not the limit
 			ctx := incoming(key)
 			if tc.fake {
 				key = NewSecret(APIKeyPrefix)

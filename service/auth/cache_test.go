@@ -116,38 +116,6 @@ func TestKeyCacheBoundsAndTTL(t *testing.T) {
 	}
 }
 
-func TestFailureLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := newFailureLimiter(10, 5)
-	l.now = func() time.Time { return now }
-	for i := 0; i < 5; i++ {
-		if !l.take("a") {
-			t.Fatalf("take %d refused within the burst", i)
-		}
-	}
-	if l.take("a") {
-		t.Fatal("a sixth lookup passed a burst of 5")
-	}
-	if !l.take("b") {
-		t.Fatal("another source shares the budget")
-	}
-	l.refund("a")
-	if !l.take("a") || l.take("a") {
-		t.Fatal("a refund did not give back exactly one lookup")
-	}
-	now = now.Add(100 * time.Millisecond) // 10 a second: one more
-	if !l.take("a") || l.take("a") {
-		t.Fatal("the budget did not refill at its rate")
-	}
-	now = now.Add(time.Hour)
-	for i := 0; i < 5; i++ {
-		l.take("a")
-	}
-	if l.take("a") {
-		t.Fatal("the budget refilled beyond its burst")
-	}
-}
-
 func TestKeyCacheRoles(t *testing.T) {
 	c := NewKeyCache(CacheConfig{}, true)
 	if _, ok := c.role("u1", "p1"); ok {

@@ -9,10 +9,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"slices"
+	"net/netip"
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -37,9 +38,14 @@ type Interceptor struct {
 	adminDigest []byte
 	keys        *KeyCache
 	usage       *Usage
-	failures    *failureLimiter
-	gateway     []byte // SHA-256 of Options.GatewayToken; nil: none
-	now         func() time.Time
+	addrs       *ClientAddrs
+	// Failure limits (limiter.go): failed lookups and admin attempts per
+	// address group, failed sign-ins per address group and per account.
+	failures        *failureLimiter[netip.Prefix]
+	signInFailures  *failureLimiter[netip.Prefix]
+	accountFailures *failureLimiter[[32]byte]
+	known           *knownCredentials
+	now             func() time.Time
 }
 
 // Options configures an Interceptor.
@@ -51,13 +57,15 @@ type Options struct {
 	// Usage records key use for last_used_at; nil records nothing.
 	Usage *Usage
 	// FailuresPerSecond and FailureBurst bound the failed credential
-	// lookups one source may cause (defaults: 10 per second, bursts of 50).
+	// lookups and admin attempts of one address group, and separately its
+	// failed sign-ins (defaults: 10 per second, bursts of 50).
 	FailuresPerSecond float64
 	FailureBurst      int
-	// GatewayToken authenticates the REST gateway of this process: calls
-	// that carry it in GatewayTokenHeader are attributed to the client
-	// address in GatewayClientHeader instead of the gateway's own.
-	GatewayToken string
+	// AccountFailures bounds the failed sign-ins of one account, from any
+	// address (default: bursts of 10, then one every 10 seconds).
+	AccountFailures Limit
+	// Addrs says where calls come from; nil: their TCP peers.
+	Addrs *ClientAddrs
 }
 
 // NewInterceptor reads the auth rules from the compiled-in descriptors.
@@ -72,20 +80,30 @@ func NewInterceptor(st store.Store, o Options) (*Interceptor, error) {
 	if o.FailureBurst <= 0 {
 		o.FailureBurst = 50
 	}
+	if o.AccountFailures.PerSecond <= 0 {
+		o.AccountFailures.PerSecond = 0.1
+	}
+	if o.AccountFailures.Burst <= 0 {
+		o.AccountFailures.Burst = 10
+	}
 	if o.Keys == nil {
 		o.Keys = NewKeyCache(CacheConfig{}, false) // never trusted: always bypassed
 	}
+	if o.Addrs == nil {
+		o.Addrs = &ClientAddrs{}
+	}
+	perAddress := Limit{PerSecond: o.FailuresPerSecond, Burst: o.FailureBurst}
 	i := &Interceptor{
 		store: st, rules: rules, now: time.Now,
-		keys: o.Keys, usage: o.Usage, failures: newFailureLimiter(o.FailuresPerSecond, o.FailureBurst),
+		keys: o.Keys, usage: o.Usage, addrs: o.Addrs,
+		failures:        newFailureLimiter[netip.Prefix](perAddress),
+		signInFailures:  newFailureLimiter[netip.Prefix](perAddress),
+		accountFailures: newFailureLimiter[[32]byte](o.AccountFailures),
+		known:           newKnownCredentials(),
 	}
 	if o.AdminToken != "" {
 		d := sha256.Sum256([]byte(o.AdminToken))
 		i.adminDigest = d[:]
-	}
-	if o.GatewayToken != "" {
-		d := sha256.Sum256([]byte(o.GatewayToken))
-		i.gateway = d[:]
 	}
 	return i, nil
 }
@@ -130,8 +148,16 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if p != nil {
 		ctx = WithPrincipal(ctx, p)
 	}
-	return handler(ctx, req)
+	resp, err := handler(ctx, req)
+	if err == nil {
+		i.rememberIssued(resp)
+	}
+	return resp, err
 }
+
+// clientAddr returns the address a call comes from (see ClientAddrs):
+// the one function that failure limits, allowed_ips and last_used_ip use.
+func (i *Interceptor) clientAddr(ctx context.Context) netip.Addr { return i.addrs.ClientAddr(ctx) }
 
 // Stream is the stream server interceptor. keygate has no streaming RPCs
 // of its own; only health watches and reflection stream.
@@ -143,18 +169,48 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 }
 
 // public runs a public RPC (SignIn): it needs no credential, but its
-// failures count against the caller's budget like failed lookups do, which
-// bounds password guessing per address.
+// failures are charged to the account and the address (see limiter.go),
+// which bounds password guessing.
 func (i *Interceptor) public(ctx context.Context, req any, handler grpc.UnaryHandler) (any, error) {
-	src := i.source(ctx)
-	if !i.failures.take(src) {
-		return nil, tooManyFailures
+	now := i.now()
+	account := accountOf(req.(interface {
+		GetUser() *keygatev1.SignInRequest_Credentials
+	}).GetUser().GetEmail())
+	group := addrGroup(i.clientAddr(ctx))
+	byAccount, ok := i.accountFailures.reserve(account, now)
+	if !ok {
+		return nil, tooManyAccountFailure
+	}
+	pair := knownSignIn(account, group)
+	var byAddr *rate.Reservation
+	if !i.known.has(pair, now) {
+		if byAddr, ok = i.signInFailures.reserve(group, now); !ok {
+			refund(byAccount, now)
+			return nil, tooManySignInFailures
+		}
 	}
 	resp, err := handler(ctx, req)
-	if status.Code(err) != codes.Unauthenticated {
-		i.failures.refund(src)
+	if status.Code(err) == codes.Unauthenticated {
+		return resp, err // a wrong password: both stay charged
+	}
+	refund(byAccount, now)
+	refund(byAddr, now)
+	if err == nil {
+		i.known.add(pair, now)
+		i.rememberIssued(resp)
 	}
 	return resp, err
+}
+
+// rememberIssued makes the credentials a response hands out (a new
+// session or API key) known, so that their first use is not refused for
+// their address's failures.
+func (i *Interceptor) rememberIssued(resp any) {
+	if m, ok := resp.(proto.Message); ok {
+		for _, s := range Secrets(m) {
+			i.known.add(knownSecret(digest(s)), i.now())
+		}
+	}
 }
 
 // authorize returns the principal of a request that carries at most one
@@ -162,7 +218,7 @@ func (i *Interceptor) public(ctx context.Context, req any, handler grpc.UnaryHan
 // error.
 func (i *Interceptor) authorize(ctx context.Context, r *rule, req proto.Message, keys, authz []string) (*Principal, error) {
 	if r.allow[keygatev1.Credential_CREDENTIAL_ADMIN] {
-		return nil, i.checkAdmin(authz)
+		return nil, i.checkAdmin(ctx, authz)
 	}
 	switch {
 	case len(keys) == 1:
@@ -188,7 +244,24 @@ func (i *Interceptor) authorize(ctx context.Context, r *rule, req proto.Message,
 	return nil, unauthenticated("no credential: send an API key in the user-api-key header, or a session token as authorization: Bearer <token>")
 }
 
-func (i *Interceptor) checkAdmin(authz []string) error {
+// checkAdmin checks the admin token. Every attempt takes from its
+// address's budget first, and the right token gives it back: a spent
+// budget stops guesses before they are compared.
+func (i *Interceptor) checkAdmin(ctx context.Context, authz []string) error {
+	now := i.now()
+	group := addrGroup(i.clientAddr(ctx))
+	r, ok := i.failures.reserve(group, now)
+	if !ok {
+		return tooManyFailures
+	}
+	err := i.adminToken(authz)
+	if err == nil {
+		refund(r, now)
+	}
+	return err
+}
+
+func (i *Interceptor) adminToken(authz []string) error {
 	if i.adminDigest == nil {
 		return unauthenticated("AdminService is disabled: the server has no admin token")
 	}
@@ -235,9 +308,9 @@ func (i *Interceptor) apiKeyPrincipal(ctx context.Context, r *rule, req proto.Me
 }
 
 // lookupKey finds a well-formed key in the cache, or else in the store
-// (caching the answer, found or not). Sources whose lookups keep failing
-// are refused before they reach the store. A cached key and user are
-// returned as they are cached: the caller must not modify them.
+// (caching the answer, found or not), under the failure limit of its
+// address (limiter.go). A cached key and user are returned as they are
+// cached: the caller must not modify them.
 func (i *Interceptor) lookupKey(ctx context.Context, secret string) (*store.APIKey, *store.User, error) {
 	d := digest(secret)
 	if e, hit := i.keys.entry(d); hit {
@@ -246,42 +319,83 @@ func (i *Interceptor) lookupKey(ctx context.Context, secret string) (*store.APIK
 		}
 		return &e.key, &e.user, nil
 	}
-	src := i.source(ctx)
-	if !i.failures.take(src) {
-		return nil, nil, tooManyFailures
+	return i.lookupKeyInStore(ctx, d)
+}
+
+// lookupKeyInStore looks a key up in the store under the failure limit of
+// its address (limiter.go), and caches the answer, found or not.
+func (i *Interceptor) lookupKeyInStore(ctx context.Context, d [32]byte) (*store.APIKey, *store.User, error) {
+	t, err := i.admitLookup(ctx, d)
+	if err != nil {
+		return nil, nil, err
 	}
 	epoch := i.keys.currentEpoch()
-	// A copy, so that d itself stays on the stack on the cache-hit path.
-	k, u, err := i.store.AuthenticateAPIKey(ctx, slices.Clone(d[:]))
+	k, u, err := i.store.AuthenticateAPIKey(ctx, d[:])
 	switch {
 	case err == nil:
 		i.keys.put(d, epoch, k, u)
-		i.failures.refund(src)
 	case errors.Is(err, store.ErrNotFound):
 		i.keys.putNegative(d, epoch)
-	default:
-		i.failures.refund(src) // the store failed, not the caller
 	}
+	i.settleLookup(t, err)
 	return &k, &u, err
 }
 
-var tooManyFailures = status.Error(codes.ResourceExhausted, "too many failed authentications from this address; slow down")
+// lookupTicket is a store lookup admitted by the failure limit.
+type lookupTicket struct {
+	d     [32]byte
+	group netip.Prefix
+	known bool
+	r     *rate.Reservation
+	now   time.Time
+}
+
+// admitLookup admits the store lookup of the credential with digest d: a
+// known credential whatever its address's budget, any other only while
+// there is budget (taking one unit of it until settleLookup).
+func (i *Interceptor) admitLookup(ctx context.Context, d [32]byte) (lookupTicket, error) {
+	t := lookupTicket{d: d, group: addrGroup(i.clientAddr(ctx)), now: i.now()}
+	t.known = i.known.has(knownSecret(d), t.now)
+	if !t.known {
+		var ok bool
+		if t.r, ok = i.failures.reserve(t.group, t.now); !ok {
+			return t, tooManyFailures
+		}
+	}
+	return t, nil
+}
+
+// settleLookup charges a lookup that found nothing (ErrNotFound) and no
+// other: a found credential, or a store that failed, costs nothing.
+func (i *Interceptor) settleLookup(t lookupTicket, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if t.known {
+			i.failures.charge(t.group, t.now)
+		}
+	case err == nil:
+		refund(t.r, t.now)
+		i.known.add(knownSecret(t.d), t.now)
+	default:
+		refund(t.r, t.now)
+	}
+}
 
 func (i *Interceptor) sessionPrincipal(ctx context.Context, r *rule, authz string) (*Principal, error) {
 	token, ok := bearer([]string{authz})
 	if !ok || CheckSecret(SessionPrefix, token) != nil {
 		return nil, unauthenticated("malformed session token: expected authorization: Bearer <token from sign_in>")
 	}
-	src := i.source(ctx)
-	if !i.failures.take(src) {
-		return nil, tooManyFailures
+	d := digest(token)
+	t, err := i.admitLookup(ctx, d)
+	if err != nil {
+		return nil, err
 	}
-	digest := Digest(token)
-	s, err := i.store.GetSession(ctx, digest)
+	s, err := i.store.GetSession(ctx, d[:])
+	i.settleLookup(t, err)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthenticated("unknown or ended session")
 	}
-	i.failures.refund(src)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +412,7 @@ func (i *Interceptor) sessionPrincipal(ctx context.Context, r *rule, authz strin
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{User: u, SessionDigest: digest}, nil
+	return &Principal{User: u, SessionDigest: d[:]}, nil
 }
 
 // propertyRole finds a user's role on a property in the cache, or else in

@@ -1,130 +1,181 @@
 package auth
 
 import (
-	"context"
 	"crypto/sha256"
-	"crypto/subtle"
-	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
-// failureLimiter bounds how many failed credential lookups each source may
-// cause: a flood of made-up keys or tokens, each a store query, turns into
-// RESOURCE_EXHAUSTED once its source's budget is spent. Only lookups that
-// reach the store are limited; cached keys and malformed ones cost nothing.
+// Failure limits. A valid API key or session token is never refused
+// because its address has failed before; only failures are charged, and
+// only attempts that could be failures are refused:
 //
-// Each source has a token bucket. A lookup takes a token before it runs
-// and gives it back if the credential was valid, so concurrent lookups
-// can never overdraw the budget, and valid credentials cost nothing.
-type failureLimiter struct {
-	perSecond  float64
-	burst      float64
-	maxSources int
-	now        func() time.Time
+//   - A credential is checked first when it is cached, or known (this
+//     process issued or accepted it within knownTTL): it costs no budget
+//     unless it fails, however many failures its address has caused.
+//   - Any other credential takes one unit of its address's budget before
+//     it is looked up, and gives it back when it turns out valid (or the
+//     store fails), so that concurrent lookups cannot overdraw the budget.
+//     While the budget is spent, such credentials are refused with
+//     RESOURCE_EXHAUSTED without a store lookup: a flood of made-up keys
+//     costs the store a bounded number of queries.
+//   - Failed admin-token attempts share that budget, and are refused
+//     first while it is spent: the admin token may be guessable, so a
+//     spent budget must stop guesses from being checked at all.
+//   - Passwords are guessable too. A sign-in takes from the account's
+//     budget and from its address's sign-in budget (kept apart from
+//     failed keys, so a flood of made-up keys never blocks signing in)
+//     before the password is checked. An address that has signed in to
+//     the account before is exempt from the address budget, never from
+//     the account's: while an account is over its budget, even its right
+//     password gets RESOURCE_EXHAUSTED, which is what slows guessing; its
+//     sessions and keys keep working.
+//
+// The residue: a key or session this process has not seen valid within
+// knownTTL, used from an address that is over its budget, gets
+// RESOURCE_EXHAUSTED until the budget refills (at FailuresPerSecond).
+
+// Limit is a token bucket: PerSecond failures refill, Burst at most.
+type Limit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// failureLimiter holds one token bucket per key (an address group or an
+// account). Memory is bounded: a bucket that has refilled is forgotten (a
+// new one is the same), and when maxBuckets are held regardless, arbitrary
+// ones are forgotten, which gives those sources a fresh budget.
+type failureLimiter[K comparable] struct {
+	limit      Limit
+	maxBuckets int
 
 	mu      sync.Mutex
-	sources map[string]*bucket
+	buckets map[K]*rate.Limiter
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+func newFailureLimiter[K comparable](l Limit) *failureLimiter[K] {
+	return &failureLimiter[K]{limit: l, maxBuckets: 100_000, buckets: map[K]*rate.Limiter{}}
 }
 
-func newFailureLimiter(perSecond float64, burst int) *failureLimiter {
-	return &failureLimiter{perSecond: perSecond, burst: float64(burst), maxSources: 10_000, now: time.Now, sources: map[string]*bucket{}}
-}
-
-// take takes a token of src for one lookup, reporting false when there is
-// none left.
-func (l *failureLimiter) take(src string) bool {
-	now := l.now()
+func (l *failureLimiter[K]) bucket(k K, now time.Time) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.sources[src]
-	if b == nil {
-		// Forget an arbitrary source when full; a forgotten one merely
-		// starts again with a full budget.
-		for k := range l.sources {
-			if len(l.sources) < l.maxSources {
+	b := l.buckets[k]
+	if b != nil {
+		return b
+	}
+	if len(l.buckets) >= l.maxBuckets {
+		for k, b := range l.buckets {
+			if b.TokensAt(now) >= float64(l.limit.Burst) {
+				delete(l.buckets, k)
+			}
+		}
+		for k := range l.buckets {
+			if len(l.buckets) < l.maxBuckets*9/10 {
 				break
 			}
-			delete(l.sources, k)
+			delete(l.buckets, k)
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.sources[src] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.perSecond)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	b = rate.NewLimiter(rate.Limit(l.limit.PerSecond), l.limit.Burst)
+	l.buckets[k] = b
+	return b
 }
 
-// refund gives back the token of a lookup that found a valid credential.
-func (l *failureLimiter) refund(src string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b := l.sources[src]; b != nil {
-		b.tokens = min(l.burst, b.tokens+1)
+// reserve takes one unit of k's budget for an attempt that may fail; ok is
+// false, and nothing is taken, when the budget is spent. Give the unit
+// back with refund unless the attempt failed.
+func (l *failureLimiter[K]) reserve(k K, now time.Time) (r *rate.Reservation, ok bool) {
+	r = l.bucket(k, now).ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return nil, false
+	}
+	return r, true
+}
+
+// charge takes one unit of k's budget for a failure that reserved none,
+// if there is one left.
+func (l *failureLimiter[K]) charge(k K, now time.Time) {
+	l.bucket(k, now).AllowN(now, 1)
+}
+
+// refund gives back a reserved unit; nil is a no-op.
+func refund(r *rate.Reservation, now time.Time) {
+	if r != nil {
+		r.CancelAt(now)
 	}
 }
 
-// Metadata the REST gateway adds to every call it relays.
-const (
-	GatewayTokenHeader  = "x-keygate-gateway"
-	GatewayClientHeader = "x-keygate-client-ip"
+// knownTTL is how long a credential this process issued or accepted stays
+// known, and so exempt from refusals for its address's failures.
+const knownTTL = 24 * time.Hour
+
+// knownCredentials remembers credentials (by a digest of what identifies
+// them) that this process issued or accepted recently. Knowing one grants
+// only a check against the store, never access: a revoked key that is
+// known is still refused. Memory is bounded by maxEntries.
+type knownCredentials struct {
+	maxEntries int
+	mu         sync.Mutex
+	entries    map[[16]byte]time.Time // → expiry
+}
+
+func newKnownCredentials() *knownCredentials {
+	return &knownCredentials{maxEntries: 100_000, entries: map[[16]byte]time.Time{}}
+}
+
+func (c *knownCredentials) add(d [16]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[d]; !ok && len(c.entries) >= c.maxEntries {
+		for k, exp := range c.entries {
+			if !now.Before(exp) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) < c.maxEntries*9/10 {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[d] = now.Add(knownTTL)
+}
+
+func (c *knownCredentials) has(d [16]byte, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.entries[d]
+	return ok && now.Before(exp)
+}
+
+// knownSecret identifies a key or session token by its digest.
+func knownSecret(d [32]byte) [16]byte { return [16]byte(d[:16]) }
+
+// knownSignIn identifies an account signed in to from an address group.
+func knownSignIn(account [32]byte, group netip.Prefix) [16]byte {
+	d := sha256.Sum256([]byte("sign-in\x00" + string(account[:]) + "\x00" + group.String()))
+	return [16]byte(d[:16])
+}
+
+// accountOf is the key of an account's sign-in budget: a digest of the
+// normalized email, so that the limiter holds no email addresses and its
+// keys have a fixed size whatever a client sends. Unknown emails have
+// budgets too, so that answers do not tell which accounts exist.
+func accountOf(email string) [32]byte {
+	return sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+}
+
+var (
+	tooManyFailures       = status.Error(codes.ResourceExhausted, "too many failed authentications from this address; slow down")
+	tooManySignInFailures = status.Error(codes.ResourceExhausted, "too many failed sign-ins from this address; try again later")
+	tooManyAccountFailure = status.Error(codes.ResourceExhausted, "too many failed sign-ins for this account; try again later")
 )
-
-// source names where a request comes from: the client address the REST
-// gateway of this process reports, when the call carries the gateway's
-// token, and the peer's IP address otherwise. Headers a client sets itself
-// (x-forwarded-for and the like) are never trusted: behind a proxy, every
-// client shares the proxy's budget.
-func (i *Interceptor) source(ctx context.Context) string {
-	if i.gateway != nil {
-		if tok := metadata.ValueFromIncomingContext(ctx, GatewayTokenHeader); len(tok) == 1 {
-			d := sha256.Sum256([]byte(tok[0]))
-			client := metadata.ValueFromIncomingContext(ctx, GatewayClientHeader)
-			if subtle.ConstantTimeCompare(d[:], i.gateway) == 1 && len(client) == 1 {
-				return client[0]
-			}
-		}
-	}
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return "unknown"
-	}
-	if tcp, ok := p.Addr.(*net.TCPAddr); ok {
-		return tcp.IP.String()
-	}
-	return p.Addr.String()
-}
-
-// clientAddr is the client address of a request, as source names it, for
-// key policy and last_used_ip; the zero Addr when it is not an IP address
-// (no allowed network contains that). A call that does not come through
-// the gateway is the TCP peer's, read without a string round trip: this
-// runs on every request with an API key.
-func (i *Interceptor) clientAddr(ctx context.Context) netip.Addr {
-	if len(metadata.ValueFromIncomingContext(ctx, GatewayTokenHeader)) == 0 {
-		if p, ok := peer.FromContext(ctx); ok {
-			if tcp, ok := p.Addr.(*net.TCPAddr); ok {
-				a, _ := netip.AddrFromSlice(tcp.IP)
-				return a.Unmap()
-			}
-		}
-	}
-	a, err := netip.ParseAddr(i.source(ctx))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a.Unmap().WithZone("")
-}

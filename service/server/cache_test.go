@@ -2,20 +2,15 @@ package server_test
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
-	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/store"
-	"github.com/keygate/keygate/service/store/dbtest"
 	"github.com/keygate/keygate/service/store/memory"
 )
 
@@ -94,85 +89,6 @@ func TestKeyCacheAvoidsStore(t *testing.T) {
 	}
 	_, err = e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
 	wantCode(t, err, codes.Unauthenticated)
-}
-
-// TestFailureFlood: 10,000 random well-formed keys from one source cause a
-// bounded number of store lookups, and 429s once the budget is spent, on
-// either store. Claiming to be the REST gateway, or another client, does
-// not help.
-func TestFailureFlood(t *testing.T) {
-	t.Run("memory", func(t *testing.T) { testFailureFlood(t, memory.New()) })
-	t.Run("postgres", func(t *testing.T) { testFailureFlood(t, dbtest.NewStore(t)) })
-}
-
-func testFailureFlood(t *testing.T, inner store.Store) {
-	st, count := counting(inner)
-	// A budget that does not refill within the test, so that its bounds do
-	// not depend on the machine's speed.
-	e := startWith(t, st, func(c *serverConfig) { c.FailuresPerSecond, c.FailureBurst = 0.001, 50 })
-	begin := time.Now()
-	var exhausted, unauthenticated atomic.Int64
-	var wg sync.WaitGroup
-	keys := make(chan string)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for key := range keys {
-				ctx := metadata.AppendToOutgoingContext(withKey(key), auth.GatewayTokenHeader, "guess", auth.GatewayClientHeader, key[3:10])
-				_, err := e.props.ListProperties(ctx, &keygatev1.ListPropertiesRequest{})
-				switch status.Code(err) {
-				case codes.ResourceExhausted:
-					exhausted.Add(1)
-				case codes.Unauthenticated:
-					unauthenticated.Add(1)
-				default:
-					t.Errorf("unexpected %v", err)
-				}
-			}
-		}()
-	}
-	for i := 0; i < 10_000; i++ {
-		keys <- auth.NewSecret(auth.APIKeyPrefix)
-	}
-	close(keys)
-	wg.Wait()
-	elapsed := time.Since(begin)
-	// Each lookup takes from the budget before it runs, so not one more
-	// than the burst reaches the store, however many run at once.
-	if n := count.authentications.Load(); n != 50 {
-		t.Fatalf("%d store lookups for 10,000 fake keys, want the burst of 50", n)
-	}
-	if exhausted.Load() == 0 {
-		t.Fatal("no RESOURCE_EXHAUSTED")
-	}
-	t.Logf("%d store lookups, %d refused as unknown, %d as exhausted, in %v", count.authentications.Load(), unauthenticated.Load(), exhausted.Load(), elapsed)
-
-	// Over REST the same address is refused with 429, and so are sign-ins.
-	wantError(t, e.rest("GET", "/api/v1/properties", "", "user-api-key", auth.NewSecret(auth.APIKeyPrefix)), 429, "http_too_many_requests")
-	wantError(t, e.rest("POST", "/api/v1/sign_in", `{"user":{"email":"a@example.com","password":"guess"}}`), 429, "http_too_many_requests")
-}
-
-// TestSignInGuessing: failed sign-ins from one address are limited, and
-// successful ones cost nothing of the budget.
-func TestSignInGuessing(t *testing.T) {
-	e := startWith(t, memory.New(), func(c *serverConfig) { c.FailuresPerSecond, c.FailureBurst = 0.001, 5 })
-	u := e.newUser(true)
-	signIn := func(password string) error {
-		_, err := e.auth.SignIn(context.Background(), &keygatev1.SignInRequest{User: &keygatev1.SignInRequest_Credentials{Email: u.email, Password: password}})
-		return err
-	}
-	for i := 0; i < 10; i++ {
-		if err := signIn(u.password); err != nil {
-			t.Fatalf("sign-in %d: %v", i, err)
-		}
-	}
-	for i := 0; i < 4; i++ {
-		wantCode(t, signIn("wrong guess"), codes.Unauthenticated)
-	}
-	wantCode(t, signIn("wrong guess"), codes.Unauthenticated) // the fifth and last of the burst
-	wantCode(t, signIn("wrong guess"), codes.ResourceExhausted)
-	wantCode(t, signIn(u.password), codes.ResourceExhausted)
 }
 
 // TestLastUsedFlushedOnShutdown: the uses since the last write are written

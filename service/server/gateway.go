@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -31,16 +30,16 @@ const MaxBodyBytes = 1 << 20
 // services through conn, the in-process connection that runs the gRPC
 // server's own interceptor chain, so that REST requests pass through
 // exactly the same interceptors as gRPC ones.
-func newGateway(ctx context.Context, conn *inProcess, gatewayToken string) (http.Handler, error) {
+func newGateway(ctx context.Context, conn *inProcess, gatewayToken string, addrs *auth.ClientAddrs) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		// Who the client is, for the per-address limit on failed
-		// authentications; the token tells the server to believe it.
+		// Who the client is (auth.ClientAddrs); the token tells the server
+		// to believe it.
 		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
+			client := ""
+			if a := addrs.HTTPClientAddr(r); a.IsValid() {
+				client = a.String()
 			}
-			return metadata.Pairs(auth.GatewayTokenHeader, gatewayToken, auth.GatewayClientHeader, host)
+			return metadata.Pairs(auth.GatewayTokenHeader, gatewayToken, auth.GatewayClientHeader, client)
 		}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),

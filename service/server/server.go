@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -45,11 +46,17 @@ type Config struct {
 	// UsageFlushInterval is how often last_used_at is written. Zero means
 	// 10 seconds.
 	UsageFlushInterval time.Duration
-	// FailuresPerSecond and FailureBurst bound the failed sign-ins and
-	// credential lookups of one client address (defaults: 10 a second,
-	// bursts of 50).
+	// FailuresPerSecond and FailureBurst bound the failed credential
+	// lookups, and separately the failed sign-ins, of one client address
+	// (defaults: 10 a second, bursts of 50).
 	FailuresPerSecond float64
 	FailureBurst      int
+	// AccountFailures bounds the failed sign-ins of one account (default:
+	// bursts of 10, then one every 10 seconds).
+	AccountFailures auth.Limit
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (see auth.ClientAddrs).
+	TrustedProxies []netip.Prefix
 
 	// benchmarkPrincipal replaces authentication by this fixed principal.
 	// Only the benchmarks that measure what authentication costs set it
@@ -91,13 +98,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The gateway proves it is this process's own with a token that lives
 	// only in memory, so that it may say which client a call comes from.
 	gatewayToken := newRequestID() + newRequestID()
+	addrs := auth.NewClientAddrs(cfg.TrustedProxies, gatewayToken)
 	interceptor, err := auth.NewInterceptor(st, auth.Options{
 		AdminToken:        cfg.AdminToken,
 		Keys:              s.keys,
 		Usage:             s.usage,
-		GatewayToken:      gatewayToken,
+		Addrs:             addrs,
 		FailuresPerSecond: cfg.FailuresPerSecond,
 		FailureBurst:      cfg.FailureBurst,
+		AccountFailures:   cfg.AccountFailures,
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.grpcListener.Close()
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	gateway, err := newGateway(ctx, s.local, gatewayToken)
+	gateway, err := newGateway(ctx, s.local, gatewayToken, addrs)
 	if err != nil {
 		s.closeListeners()
 		return nil, err

@@ -955,7 +955,7 @@ var File_keygate_v1_api_key_proto protoreflect.FileDescriptor
 const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\n" +
 	"\x18keygate/v1/api_key.proto\x12\n" +
-	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xbc\x05\n" +
+	"keygate.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\x1a\x17keygate/v1/common.proto\x1a\x18keygate/v1/options.proto\"\xbf\x05\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
@@ -967,8 +967,8 @@ const file_keygate_v1_api_key_proto_rawDesc = "" +
 	"\n" +
 	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12<\n" +
 	"\flast_used_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"lastUsedAt\x12$\n" +
-	"\aapi_key\x18\t \x01(\tB\x06\xda\xf3\x18\x02\x18\x01H\x00R\x06apiKey\x88\x01\x01\x129\n" +
+	"lastUsedAt\x12'\n" +
+	"\aapi_key\x18\t \x01(\tB\t\xda\xf3\x18\x02\x18\x01\x80\x01\x01H\x00R\x06apiKey\x88\x01\x01\x129\n" +
 	"\n" +
 	"expires_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x16\n" +

@@ -459,9 +459,9 @@ const file_keygate_v1_auth_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2%.keygate.v1.SignInRequest.CredentialsR\x04user\x1a?\n" +
 	"\vCredentials\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
-	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x80\x01\n" +
-	"\aSession\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x85\x01\n" +
+	"\aSession\x12\x19\n" +
+	"\x05token\x18\x01 \x01(\tB\x03\x80\x01\x01R\x05token\x129\n" +
 	"\n" +
 	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
 	"\x04user\x18\x03 \x01(\v2\x10.keygate.v1.UserR\x04user\"?\n" +
