@@ -45,6 +45,8 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string, addrs
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonBody{}),
 		runtime.WithForwardResponseRewriter(envelope),
+		// Headers first: createdStatus writes the status line.
+		runtime.WithForwardResponseOption(noStoreSecrets),
 		runtime.WithForwardResponseOption(createdStatus),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithRoutingErrorHandler(routingError),
@@ -85,6 +87,15 @@ func incomingHeader(key string) (string, bool) {
 func createdStatus(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
 	if name := string(resp.ProtoReflect().Descriptor().Name()); strings.HasPrefix(name, "Create") || strings.HasPrefix(name, "Roll") {
 		w.WriteHeader(http.StatusCreated)
+	}
+	return nil
+}
+
+// noStoreSecrets keeps responses that carry a secret (a session token, a
+// new API key; see auth.Secrets) out of every cache.
+func noStoreSecrets(_ context.Context, w http.ResponseWriter, resp proto.Message) error {
+	if len(auth.Secrets(resp)) > 0 {
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	return nil
 }
