@@ -13,6 +13,7 @@ func TestNoStoreOnSecrets(t *testing.T) {
 	e := start(t, memory.New())
 	u := e.newUser(true)
 	session := []string{"Authorization", "Bearer " + u.token}
+	id := e.newKey(u).GetId()
 	for _, tc := range []struct {
 		name    string
 		r       response
@@ -20,6 +21,8 @@ func TestNoStoreOnSecrets(t *testing.T) {
 	}{
 		{"sign_in", e.rest("POST", "/api/v1/sign_in", fmt.Sprintf(`{"user":{"email":%q,"password":%q}}`, u.email, u.password)), true},
 		{"key create", e.rest("POST", "/api/v1/api_keys", `{"api_key":{"name":"x","all_properties":true}}`, session...), true},
+		{"key roll", e.rest("POST", "/api/v1/api_keys/"+id+"/roll", `{"roll":{"expires_in_seconds":60}}`, session...), true},
+		{"key get", e.rest("GET", "/api/v1/api_keys/"+id, "", session...), false},
 		{"key list", e.rest("GET", "/api/v1/api_keys", "", session...), false},
 		{"me", e.rest("GET", "/api/v1/me", "", session...), false},
 	} {
