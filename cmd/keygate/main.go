@@ -77,8 +77,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	grpcAddr := fs.String("grpc-addr", env("KEYGATE_GRPC_ADDR", ":9090"), "gRPC listen address; port 0 picks a free port (env KEYGATE_GRPC_ADDR)")
 	httpAddr := fs.String("http-addr", env("KEYGATE_HTTP_ADDR", ":8080"), "REST gateway, /healthz and /readyz listen address (env KEYGATE_HTTP_ADDR)")
 	dbURL := fs.String("database-url", env("KEYGATE_DATABASE_URL", ""), "postgres:// URL; empty keeps everything in memory (env KEYGATE_DATABASE_URL)")
-	adminToken := fs.String("admin-token", env("KEYGATE_ADMIN_TOKEN", ""), "bearer token for AdminService; empty disables it (env KEYGATE_ADMIN_TOKEN)")
+	adminToken := fs.String("admin-token", env("KEYGATE_ADMIN_TOKEN", ""), "bearer token for AdminService, at least 32 characters; empty disables it. Prefer the env var KEYGATE_ADMIN_TOKEN: flags are visible in ps")
 	trustedProxies := fs.String("trusted-proxies", env("KEYGATE_TRUSTED_PROXIES", ""), "comma-separated CIDRs of proxies whose X-Forwarded-For names the client (env KEYGATE_TRUSTED_PROXIES)")
+	tlsCert := fs.String("tls-cert", env("KEYGATE_TLS_CERT", ""), "PEM certificate; with --tls-key, both listeners serve TLS only (env KEYGATE_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env("KEYGATE_TLS_KEY", ""), "PEM private key of --tls-cert (env KEYGATE_TLS_KEY)")
 	demo := fs.Bool("demo", false, "seed a demo user, two properties and an API key, and print them once")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,6 +105,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Store:          st,
 		AdminToken:     *adminToken,
 		TrustedProxies: proxies,
+		TLSCertFile:    *tlsCert,
+		TLSKeyFile:     *tlsKey,
 		Logger:         log,
 	})
 	if err != nil {

@@ -146,12 +146,12 @@ func startServer(t *testing.T) *process {
 
 	s := &process{adminToken: auth.NewSecret("admin_"), logDone: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve",
-		"--admin-token", s.adminToken,
 		"--grpc-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0",
 	)
 	// Settings from the environment must not leak in: memory store only.
-	s.cmd.Env = append(os.Environ(), "KEYGATE_DATABASE_URL=")
+	// The admin token travels as the README advises, in the environment.
+	s.cmd.Env = append(os.Environ(), "KEYGATE_DATABASE_URL=", "KEYGATE_ADMIN_TOKEN="+s.adminToken)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 	"github.com/keygate/keygate/service/store"
 )
 
-const adminToken = "test-admin-token"
+const adminToken = "test-admin-token-0123456789abcdef"
 
 // env is one running server with clients for both of its faces.
 type env struct {

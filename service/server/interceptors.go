@@ -22,10 +22,10 @@ import (
 const requestIDHeader = "x-request-id"
 
 // chain returns the interceptors in the order they run: request id →
-// recovery → logging (which also translates errors) → auth → handler. The
-// request id comes first so that even a panic is logged with it. Streams
-// (health watches, reflection, and unknown methods) get the request id,
-// recovery and auth. The unary chain is one interceptor, which the gRPC
+// recovery → logging (which also translates errors) → NUL rejection →
+// response size limit → auth → handler. The request id comes first so
+// that even a panic is logged with it. Streams (health watches,
+// reflection, and unknown methods) get the request id, recovery and auth. The unary chain is one interceptor, which the gRPC
 // server and the REST gateway's in-process connection both run.
 func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Interceptor) (grpc.UnaryServerInterceptor, grpc.ServerOption) {
 	unary := chainUnary(
@@ -33,6 +33,7 @@ func chain(log *slog.Logger, authorize grpc.UnaryServerInterceptor, a *auth.Inte
 		recoverUnary(log),
 		logUnary(log),
 		rejectNUL,
+		limitResponse,
 		authorize,
 	)
 	stream := grpc.ChainStreamInterceptor(requestIDStream, recoverStream(log), a.Stream)

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -57,6 +59,11 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// (see auth.ClientAddrs).
 	TrustedProxies []netip.Prefix
+	// TLSCertFile and TLSKeyFile are PEM files; when set, both listeners
+	// serve TLS only.
+	TLSCertFile, TLSKeyFile string
+	// Timeouts bound connection setup and idle connections.
+	Timeouts Timeouts
 
 	// benchmarkPrincipal replaces authentication by this fixed principal.
 	// Only the benchmarks that measure what authentication costs set it
@@ -84,6 +91,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 10 * time.Second
+	}
+	cfg.Timeouts.defaults()
+	if err := checkAdminToken(cfg.AdminToken); err != nil {
+		return nil, err
+	}
+	var grpcTLS, httpTLS *tls.Config
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		cert, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		grpcTLS, httpTLS = serverTLS(cert), serverTLS(cert, "h2", "http/1.1")
 	}
 	// A store that other processes change reports changes through a
 	// watcher; until it listens, the key cache is bypassed.
@@ -118,15 +137,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	unary, stream := chain(cfg.Logger, authorize, interceptor)
-	s.grpcServer = grpc.NewServer(grpc.UnaryInterceptor(unary), stream,
-		// The same body limit as REST.
-		grpc.MaxRecvMsgSize(MaxBodyBytes),
+	opts := append(grpcLimits(cfg.Timeouts), grpc.UnaryInterceptor(unary), stream,
 		// Unknown methods pass through the stream interceptors too, so
 		// that their answers carry a request id (and are denied by auth).
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
 			return status.Error(codes.Unimplemented, "unknown method")
 		}),
 	)
+	if grpcTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(grpcTLS)))
+	}
+	s.grpcServer = grpc.NewServer(opts...)
 	// The gateway calls the services in process, through the same unary
 	// interceptor chain: register every service with both.
 	s.local = newInProcess(unary)
@@ -161,9 +182,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", gateway)
 	s.httpServer = &http.Server{
 		Handler:           httpMiddleware(cfg.Logger, mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: cfg.Timeouts.Handshake, // the TLS handshake too
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       cfg.Timeouts.Idle,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
+		TLSConfig:         httpTLS,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelInfo),
 	}
 	return s, nil
 }
@@ -184,7 +210,11 @@ func (s *Server) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.grpcServer.Serve(s.grpcListener) })
 	g.Go(func() error {
-		if err := s.httpServer.Serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
+		serve := s.httpServer.Serve
+		if s.httpServer.TLSConfig != nil {
+			serve = func(l net.Listener) error { return s.httpServer.ServeTLS(l, "", "") }
+		}
+		if err := serve(s.httpListener); !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
