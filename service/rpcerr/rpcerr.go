@@ -64,6 +64,8 @@ func Translate(err error) (out error, internal bool) {
 		return status.Error(codes.AlreadyExists, "resource already exists"), false
 	case errors.Is(err, store.ErrAborted):
 		return status.Error(codes.Aborted, "concurrent update, try again"), false
+	case errors.Is(err, store.ErrInvalidText):
+		return status.Error(codes.InvalidArgument, "the request holds text that cannot be stored: a NUL byte or invalid UTF-8"), false
 	case errors.Is(err, store.ErrUnavailable):
 		return status.Error(codes.Unavailable, "the store is unavailable, nothing was changed; try again"), false
 	case errors.Is(err, context.Canceled):

@@ -36,6 +36,10 @@ var (
 	// ErrKeyInactive: the API key is withdrawn, expired or already rolled,
 	// so it cannot be changed. Nothing was changed.
 	ErrKeyInactive = errors.New("store: the API key is withdrawn, expired or already rolled")
+	// ErrInvalidText: a string the store cannot keep (a NUL byte, invalid
+	// UTF-8). Requests are checked for these at the edge; this is the
+	// second line of defence. Nothing was changed.
+	ErrInvalidText = errors.New("store: text with a NUL byte or invalid UTF-8")
 )
 
 // Precision is the resolution of every time a store keeps (PostgreSQL's

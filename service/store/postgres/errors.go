@@ -20,6 +20,8 @@ const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
 	codeInvalidText         = "22P02" // e.g. a malformed uuid
+	codeBadCharacter        = "22021" // character_not_in_repertoire: NUL, invalid UTF-8
+	codeUntranslatable      = "22P05" // untranslatable_character, e.g. \u0000 in jsonb
 	codeSerialization       = "40001"
 	codeDeadlock            = "40P01"
 	codeQueryCanceled       = "57014" // statement_timeout, or a cancel request
@@ -37,6 +39,8 @@ const (
 //   - store.Err* sentinels pass unchanged;
 //   - pgx.ErrNoRows, unique, foreign key and malformed-uuid violations
 //     become ErrNotFound or ErrAlreadyExists;
+//   - text PostgreSQL cannot keep (NUL bytes, invalid UTF-8) becomes
+//     ErrInvalidText;
 //   - once the caller's ctx is done, anything else is reported as the
 //     context's error (wrapped), never as ErrUnavailable;
 //   - serialization failures and deadlocks become ErrAborted;
@@ -51,7 +55,7 @@ func translate(ctx context.Context, err error) error {
 	if errors.As(err, &ce) {
 		return ce.err
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, store.ErrInvalidText} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -68,6 +72,8 @@ func translate(ctx context.Context, err error) error {
 			return fmt.Errorf("%w: %s", store.ErrAlreadyExists, pgErr.ConstraintName)
 		case codeForeignKeyViolation, codeInvalidText:
 			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		case codeBadCharacter, codeUntranslatable:
+			return fmt.Errorf("%w: %v", store.ErrInvalidText, err)
 		}
 	}
 

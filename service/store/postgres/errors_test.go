@@ -37,6 +37,9 @@ func TestTranslate(t *testing.T) {
 		{"unique violation", live, pgErr("23505"), store.ErrAlreadyExists},
 		{"foreign key violation", live, pgErr("23503"), store.ErrNotFound},
 		{"malformed uuid", live, pgErr("22P02"), store.ErrNotFound},
+		{"NUL byte", live, pgErr("22021"), store.ErrInvalidText},
+		{"untranslatable character", live, pgErr("22P05"), store.ErrInvalidText},
+		{"invalid text, cancelled", cancelled, pgErr("22021"), store.ErrInvalidText},
 		{"serialization failure", live, pgErr("40001"), store.ErrAborted},
 		{"deadlock", live, pgErr("40P01"), store.ErrAborted},
 		{"admin shutdown", live, pgErr("57P01"), store.ErrUnavailable},
@@ -54,7 +57,7 @@ func TestTranslate(t *testing.T) {
 		{"cancelled no rows", cancelled, pgx.ErrNoRows, store.ErrNotFound},
 	} {
 		got := translate(c.ctx, c.err)
-		sentinels := []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, context.Canceled}
+		sentinels := []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, store.ErrInvalidText, context.Canceled}
 		for _, s := range sentinels {
 			if errors.Is(got, s) != (s == c.want) {
 				t.Errorf("%s: translate(%v) = %v, want it to match only %v", c.name, c.err, got, c.want)
