@@ -61,18 +61,26 @@ func (s invalidatingStore) SetSubscription(ctx context.Context, userID string, a
 	return s.inner.SetSubscription(ctx, userID, active)
 }
 
-// CreateProperty evicts the owner, whose roles might include a cached "no
-// access" to the new id.
+// CreateProperty evicts the owner and the members of the property's
+// groups, whose roles might include a cached "no access" to the new id.
 func (s invalidatingStore) CreateProperty(ctx context.Context, p store.Property, ownerID string) error {
 	defer s.cache.InvalidateUser(ownerID)
-	return s.inner.CreateProperty(ctx, p, ownerID)
+	err := s.inner.CreateProperty(ctx, p, ownerID)
+	if err == nil {
+		s.evictPropertyGroups(ctx, p.ID)
+	}
+	return err
 }
 
-// DeleteProperty evicts everyone who had access to it.
+// DeleteProperty evicts everyone who had access to it, directly or
+// through a group.
 func (s invalidatingStore) DeleteProperty(ctx context.Context, id string) error {
 	users, _, listErr := s.inner.ListPropertyUsers(ctx, id, 0, 0)
+	groups, groupsErr := s.inner.PropertyGroups(ctx, []string{id})
+	members, membersErr := s.groupMembers(ctx, groups[id])
 	err := s.inner.DeleteProperty(ctx, id)
 	s.evict(users, listErr)
+	s.evictMembers(members, errors.Join(groupsErr, membersErr))
 	return err
 }
 

@@ -30,9 +30,16 @@ var (
 	// ErrAborted: a transaction lost a race with another one and was rolled
 	// back; the caller may retry.
 	ErrAborted = errors.New("store: aborted")
-	// ErrLastOwner: the change would leave a property without an owner.
+	// ErrLastOwner: the change would leave a property or a group without
+	// an owner. Nothing was changed.
+	ErrLastOwner = errors.New("store: a property or group must keep at least one owner")
+	// ErrLastGroup: the change would leave a property in no group.
 	// Nothing was changed.
-	ErrLastOwner = errors.New("store: a property must keep at least one owner")
+	ErrLastGroup = errors.New("store: a property must keep at least one group")
+	// ErrGroupNotEmpty: a group that holds properties cannot be deleted.
+	ErrGroupNotEmpty = errors.New("store: the group holds properties")
+	// ErrDefaultGroup: a user's default group cannot be deleted.
+	ErrDefaultGroup = errors.New("store: a default group cannot be deleted")
 	// ErrKeyInactive: the API key is withdrawn, expired or already rolled,
 	// so it cannot be changed. Nothing was changed.
 	ErrKeyInactive = errors.New("store: the API key is withdrawn, expired or already rolled")
@@ -135,6 +142,10 @@ type Property struct {
 	IsActive     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// GroupID is read by CreateProperty only: the group the new property
+	// joins ("" for the owner's default group). Reads leave it empty; a
+	// property's groups come from PropertyGroups.
+	GroupID string
 }
 
 // PropertySettings are a property's booking rules. (Channex's
@@ -293,8 +304,10 @@ type Store interface {
 	// many keys it covers.
 	RecordKeyUse(ctx context.Context, uses map[string]KeyUse) error
 
-	// CreateProperty stores a property and makes ownerID its owner (a
-	// PropertyUser with a fresh id), together.
+	// CreateProperty stores a property, makes ownerID its owner (a
+	// PropertyUser with a fresh id) and puts it in its base group, together:
+	// p.GroupID, which ownerID must own (else ErrNotFound), or else
+	// ownerID's default group.
 	CreateProperty(ctx context.Context, p Property, ownerID string) error
 	GetProperty(ctx context.Context, id string) (Property, error)
 	// ListProperties returns a page of the properties q selects, in the
@@ -310,7 +323,10 @@ type Store interface {
 	// removes it from every key's scope.
 	DeleteProperty(ctx context.Context, id string) error
 	// PropertyRole returns a user's role on a property, or "" when the
-	// user cannot access it (a missing property included).
+	// user cannot access it (a missing property included). It is the one
+	// access function: the stronger of the user's property-user role and
+	// their group-user roles on every group that holds the property
+	// (owner > user). ListProperties narrows by the same access.
 	PropertyRole(ctx context.Context, userID, propertyID string) (Role, error)
 
 	// AddPropertyUser gives a user access to a property and returns the
@@ -333,6 +349,8 @@ type Store interface {
 	// property's last owner. Concurrent changes never leave a property
 	// without an owner.
 	RemovePropertyUser(ctx context.Context, id string) error
+
+	Groups
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

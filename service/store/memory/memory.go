@@ -30,6 +30,7 @@ type Store struct {
 	propertyUsers map[string]store.PropertyUser // by id; UserEmail and UserName left empty but for pending ones
 	access        map[string]map[string]string  // property id → user id → property user id
 	invites       map[string]map[string]string  // property id → lower-case email → pending property user id
+	groups        groupMaps
 }
 
 var _ store.Store = (*Store)(nil)
@@ -46,6 +47,7 @@ func New() *Store {
 		propertyUsers: map[string]store.PropertyUser{},
 		access:        map[string]map[string]string{},
 		invites:       map[string]map[string]string{},
+		groups:        newGroupMaps(),
 	}
 }
 
@@ -85,6 +87,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		s.access[propertyID][u.ID] = puID
 		delete(pending, email)
 	}
+	s.createDefaultGroup(u)
+	s.activateGroupInvites(u.ID, email)
 	return nil
 }
 
@@ -384,6 +388,10 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if _, ok := s.properties[p.ID]; ok {
 		return store.ErrAlreadyExists
 	}
+	groupID, err := s.baseGroup(p.GroupID, ownerID)
+	if err != nil {
+		return err
+	}
 	p = cloneProperty(p)
 	p.CreatedAt, p.UpdatedAt = ts(p.CreatedAt), ts(p.UpdatedAt)
 	owner := store.PropertyUser{
@@ -397,6 +405,9 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	s.propertyUsers[owner.ID] = owner
 	s.access[p.ID] = map[string]string{ownerID: owner.ID}
 	s.invites[p.ID] = map[string]string{}
+	if groupID != "" {
+		s.link(groupID, p.ID)
+	}
 	return nil
 }
 
@@ -415,6 +426,7 @@ func cloneProperty(p store.Property) store.Property {
 	if p.Facilities == nil {
 		p.Facilities = []string{}
 	}
+	p.GroupID = ""
 	return p
 }
 
@@ -445,7 +457,7 @@ func (s *Store) ListProperties(ctx context.Context, q store.PropertyQuery) ([]st
 	var all []store.Property
 	for id, p := range s.properties {
 		switch {
-		case s.access[id][q.UserID] == "",
+		case s.role(q.UserID, id) == "",
 			q.OnlyIDs && !slices.Contains(q.IDs, id),
 			q.FilterIDs != nil && !slices.Contains(q.FilterIDs, id),
 			titleContains != "" && !strings.Contains(strings.ToLower(p.Title), titleContains),
@@ -525,6 +537,9 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) error {
 	delete(s.properties, id)
 	delete(s.access, id)
 	delete(s.invites, id)
+	for groupID := range s.groups.ofProperty[id] {
+		s.unlink(groupID, id)
+	}
 	for _, k := range s.keys {
 		k.PropertyIDs = slices.DeleteFunc(k.PropertyIDs, func(p string) bool { return p == id })
 	}
@@ -537,11 +552,23 @@ func (s *Store) PropertyRole(ctx context.Context, userID, propertyID string) (st
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	puID, ok := s.access[propertyID][userID]
-	if !ok {
-		return "", nil
+	return s.role(userID, propertyID), nil
+}
+
+// role is the access function: the stronger of a user's property-user
+// role on a property and their roles in the groups that hold it. The
+// caller holds the lock.
+func (s *Store) role(userID, propertyID string) store.Role {
+	var r store.Role
+	if puID, ok := s.access[propertyID][userID]; ok {
+		r = s.propertyUsers[puID].Role
 	}
-	return s.propertyUsers[puID].Role, nil
+	for groupID := range s.groups.ofProperty[propertyID] {
+		if guID, ok := s.groups.members[groupID][userID]; ok {
+			r = store.Stronger(r, s.groups.users[guID].Role)
+		}
+	}
+	return r
 }
 
 // validRole refuses roles the store does not know; PostgreSQL's check

@@ -55,7 +55,8 @@ func translate(ctx context.Context, err error) error {
 	if errors.As(err, &ce) {
 		return ce.err
 	}
-	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, store.ErrInvalidText} {
+	for _, sentinel := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrUnavailable, store.ErrAborted, store.ErrLastOwner, store.ErrInvalidText,
+		store.ErrLastGroup, store.ErrGroupNotEmpty, store.ErrDefaultGroup} {
 		if errors.Is(err, sentinel) {
 			return err
 		}

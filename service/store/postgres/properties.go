@@ -114,6 +114,9 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if !store.ValidID(p.ID) {
 		return invalidID(p.ID)
 	}
+	if p.GroupID != "" && !store.ValidID(p.GroupID) {
+		return store.ErrNotFound
+	}
 	attrs, err := propertyArgs(p)
 	if err != nil {
 		return err
@@ -140,7 +143,10 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 			INSERT INTO property_users (id, property_id, user_id, role, created_at)
 			VALUES ($1, $2, $3, 'owner', $4)`,
 			store.NewID(), p.ID, ownerID, ts(p.CreatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		return linkBaseGroup(ctx, tx, p.ID, p.GroupID, ownerID)
 	})
 }
 
@@ -217,7 +223,7 @@ func (s *Store) ListProperties(ctx context.Context, q store.PropertyQuery) (prop
 	rows, err := s.pool.Query(ctx, `
 		WITH selected AS (
 			SELECT p.* FROM properties p
-			JOIN property_users pu ON pu.property_id = p.id AND pu.user_id = $1
+			JOIN property_access a ON a.property_id = p.id AND a.user_id = $1
 			WHERE ($2::uuid[] IS NULL OR p.id = ANY($2::uuid[]))
 			  AND ($3::uuid[] IS NULL OR p.id = ANY($3::uuid[]))
 			  AND ($4::text = '' OR strpos(lower(p.title), lower($4::text)) > 0)

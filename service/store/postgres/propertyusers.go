@@ -84,7 +84,7 @@ func (s *Store) PropertyRole(ctx context.Context, userID, propertyID string) (_ 
 	}
 	var role string
 	err = s.pool.QueryRow(ctx, `
-		SELECT role FROM property_users WHERE property_id = $1 AND user_id = $2`,
+		SELECT role FROM property_access WHERE property_id = $1 AND user_id = $2`,
 		propertyID, userID).Scan(&role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil

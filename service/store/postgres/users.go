@@ -40,7 +40,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (err error) {
 		_, err = tx.Exec(ctx, `
 			UPDATE property_users SET user_id = $1, invite_email = NULL
 			WHERE user_id IS NULL AND lower(invite_email) = lower($2)`, u.ID, u.Email)
-		return err
+		if err != nil {
+			return err
+		}
+		return createDefaultGroup(ctx, tx, u)
 	})
 }
 
