@@ -26,6 +26,8 @@ type pendingPrices struct{ min, max *int64 }
 // writable attribute, and every attribute of settings and content.
 // "settings" and "content" as a whole are paths too (see applyPaths).
 var setters = map[string]setter{
+	// group_id is read by CreateProperty alone: on update it is ignored.
+	"group_id": func(*store.Property, *keygatev1.PropertyInput, *pendingPrices, *rpcerr.Violations) {},
 	"title": func(p *store.Property, in *keygatev1.PropertyInput, _ *pendingPrices, _ *rpcerr.Violations) {
 		p.Title = in.GetTitle()
 	},

@@ -36,10 +36,30 @@ func (s *Service) CreateProperty(ctx context.Context, req *keygatev1.CreatePrope
 	}
 	now := time.Now().Truncate(store.Precision).UTC()
 	p.ID, p.CreatedAt, p.UpdatedAt = store.NewID(), now, now
-	if err := s.store.CreateProperty(ctx, p, auth.FromContext(ctx).User.ID); err != nil {
+	userID := auth.FromContext(ctx).User.ID
+	if in := req.GetProperty(); in.GroupId != nil {
+		// The base group must be one the caller owns. The store checks
+		// it again in the transaction that creates the property.
+		p.GroupID = in.GetGroupId()
+		role := store.Role("")
+		if store.ValidID(p.GroupID) {
+			var err error
+			if role, err = s.store.GroupRole(ctx, userID, p.GroupID); err != nil {
+				return nil, err
+			}
+		}
+		if role != store.RoleOwner {
+			return nil, rpcerr.Invalid("group_id", "is not a group you own")
+		}
+	}
+	if err := s.store.CreateProperty(ctx, p, userID); err != nil {
 		return nil, err
 	}
-	return &keygatev1.CreatePropertyResponse{Property: toProto(p)}, nil
+	m, err := s.withGroups(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &keygatev1.CreatePropertyResponse{Property: m}, nil
 }
 
 func (s *Service) ListProperties(ctx context.Context, req *keygatev1.ListPropertiesRequest) (*keygatev1.ListPropertiesResponse, error) {
@@ -56,10 +76,14 @@ func (s *Service) ListProperties(ctx context.Context, req *keygatev1.ListPropert
 	if err != nil {
 		return nil, err
 	}
+	groups, err := s.store.PropertyGroups(ctx, ids(props))
+	if err != nil {
+		return nil, err
+	}
 	out := &keygatev1.ListPropertiesResponse{Properties: make([]*keygatev1.Property, 0, len(props)), Meta: pg.Meta(total)}
 	size := 0
 	for _, p := range props {
-		m := toProto(p)
+		m := toProto(p, groups[p.ID])
 		// A page is cut where it would outgrow what a gRPC client (and the
 		// gateway) accepts by default; the first property always fits.
 		if size += proto.Size(m); size > MaxPageBytes && len(out.Properties) > 0 {
@@ -81,11 +105,36 @@ func (s *Service) ListPropertyOptions(ctx context.Context, _ *keygatev1.ListProp
 	if err != nil {
 		return nil, err
 	}
+	groups, err := s.store.PropertyGroups(ctx, ids(props))
+	if err != nil {
+		return nil, err
+	}
 	out := &keygatev1.ListPropertyOptionsResponse{PropertyOptions: make([]*keygatev1.PropertyOption, 0, len(props))}
 	for _, p := range props {
-		out.PropertyOptions = append(out.PropertyOptions, &keygatev1.PropertyOption{Id: p.ID, Title: p.Title, Currency: p.Currency, GroupIds: []string{}})
+		groupIDs := make([]string, 0, len(groups[p.ID]))
+		for _, g := range groups[p.ID] {
+			groupIDs = append(groupIDs, g.ID)
+		}
+		out.PropertyOptions = append(out.PropertyOptions, &keygatev1.PropertyOption{Id: p.ID, Title: p.Title, Currency: p.Currency, GroupIds: groupIDs})
 	}
 	return out, nil
+}
+
+func ids(props []store.Property) []string {
+	out := make([]string, len(props))
+	for i, p := range props {
+		out[i] = p.ID
+	}
+	return out
+}
+
+// withGroups turns a property into its message, with its groups.
+func (s *Service) withGroups(ctx context.Context, p store.Property) (*keygatev1.Property, error) {
+	groups, err := s.store.PropertyGroups(ctx, []string{p.ID})
+	if err != nil {
+		return nil, err
+	}
+	return toProto(p, groups[p.ID]), nil
 }
 
 // list narrows q to the caller: their access, then their key's scope.
@@ -141,7 +190,11 @@ func (s *Service) GetProperty(ctx context.Context, req *keygatev1.GetPropertyReq
 	if err != nil {
 		return nil, err
 	}
-	return &keygatev1.GetPropertyResponse{Property: toProto(p)}, nil
+	m, err := s.withGroups(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &keygatev1.GetPropertyResponse{Property: m}, nil
 }
 
 // UpdateProperty merges the attributes named in the update mask into the
@@ -163,7 +216,11 @@ func (s *Service) UpdateProperty(ctx context.Context, req *keygatev1.UpdatePrope
 	if err != nil {
 		return nil, err
 	}
-	return &keygatev1.UpdatePropertyResponse{Property: toProto(p)}, nil
+	m, err := s.withGroups(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &keygatev1.UpdatePropertyResponse{Property: m}, nil
 }
 
 // DeleteProperty is for owners only; users a property is shared with may
@@ -190,7 +247,7 @@ func optional(s string) *string {
 	return &s
 }
 
-func toProto(p store.Property) *keygatev1.Property {
+func toProto(p store.Property, groups []store.Ref) *keygatev1.Property {
 	out := &keygatev1.Property{
 		Id:           p.ID,
 		Title:        p.Title,
@@ -228,7 +285,7 @@ func toProto(p store.Property) *keygatev1.Property {
 			ImportantInformation: optional(p.Content.ImportantInformation),
 			Photos:               make([]*keygatev1.PropertyPhoto, 0, len(p.Content.Photos)),
 		},
-		Groups:          []*keygatev1.RelatedGroup{},
+		Groups:          make([]*keygatev1.RelatedGroup, 0, len(groups)),
 		FacilityRecords: make([]*keygatev1.RelatedFacility, 0, len(p.Facilities)),
 	}
 	if p.Settings.MaxDayAdvance != nil {
@@ -240,6 +297,9 @@ func toProto(p store.Property) *keygatev1.Property {
 			Url: ph.URL, Position: int32(ph.Position), Description: optional(ph.Description),
 			Author: optional(ph.Author), Kind: ph.Kind,
 		})
+	}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, &keygatev1.RelatedGroup{Id: g.ID, Attributes: &keygatev1.RelatedGroup_Attributes{Id: g.ID, Title: g.Title}})
 	}
 	for _, id := range p.Facilities {
 		out.FacilityRecords = append(out.FacilityRecords, &keygatev1.RelatedFacility{Id: id})

@@ -58,6 +58,7 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string, addrs
 		keygatev1.RegisterApiKeyServiceHandlerClient(ctx, mux, keygatev1.NewApiKeyServiceClient(conn)),
 		keygatev1.RegisterPropertyServiceHandlerClient(ctx, mux, keygatev1.NewPropertyServiceClient(conn)),
 		keygatev1.RegisterPropertyUserServiceHandlerClient(ctx, mux, keygatev1.NewPropertyUserServiceClient(conn)),
+		keygatev1.RegisterGroupServiceHandlerClient(ctx, mux, keygatev1.NewGroupServiceClient(conn)),
 	} {
 		if err != nil {
 			return nil, err

@@ -29,6 +29,7 @@ import (
 	"github.com/keygate/keygate/service/apikey"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/property"
+	"github.com/keygate/keygate/service/group"
 	"github.com/keygate/keygate/service/sharing"
 	"github.com/keygate/keygate/service/store"
 )
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	keygatev1.RegisterApiKeyServiceServer(services, apikey.New(st))
 	keygatev1.RegisterPropertyServiceServer(services, property.New(st))
 	keygatev1.RegisterPropertyUserServiceServer(services, sharing.New(st))
+	keygatev1.RegisterGroupServiceServer(services, group.New(st))
 	healthpb.RegisterHealthServer(services, s.health)
 	reflection.Register(s.grpcServer)
 	// Not serving until the first store check passes (see watchStore).

@@ -663,7 +663,10 @@ type PropertyInput struct {
 	LogoUrl      *string                `protobuf:"bytes,16,opt,name=logo_url,json=logoUrl,proto3,oneof" json:"logo_url,omitempty"`
 	Website      *string                `protobuf:"bytes,17,opt,name=website,proto3,oneof" json:"website,omitempty"`
 	// Facility ids (UUIDs), no duplicates.
-	Facilities    []string `protobuf:"bytes,18,rep,name=facilities,proto3" json:"facilities,omitempty"`
+	Facilities []string `protobuf:"bytes,18,rep,name=facilities,proto3" json:"facilities,omitempty"`
+	// On create only: the group the property joins, which the caller must
+	// own; default: the caller's default group. Ignored on update.
+	GroupId       *string `protobuf:"bytes,19,opt,name=group_id,json=groupId,proto3,oneof" json:"group_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -822,6 +825,13 @@ func (x *PropertyInput) GetFacilities() []string {
 		return x.Facilities
 	}
 	return nil
+}
+
+func (x *PropertyInput) GetGroupId() string {
+	if x != nil && x.GroupId != nil {
+		return *x.GroupId
+	}
+	return ""
 }
 
 // PropertySettingsInput holds the writable settings.
@@ -2004,7 +2014,7 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\x06author\x18\x04 \x01(\tH\x01R\x06author\x88\x01\x01\x12\x12\n" +
 	"\x04kind\x18\x05 \x01(\tR\x04kindB\x0e\n" +
 	"\f_descriptionB\t\n" +
-	"\a_author\"\x85\a\n" +
+	"\a_author\"\xb2\a\n" +
 	"\rPropertyInput\x12\x19\n" +
 	"\x05title\x18\x01 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x1f\n" +
 	"\bcurrency\x18\x02 \x01(\tH\x01R\bcurrency\x88\x01\x01\x12\x19\n" +
@@ -2027,7 +2037,8 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\awebsite\x18\x11 \x01(\tH\x0eR\awebsite\x88\x01\x01\x12\x1e\n" +
 	"\n" +
 	"facilities\x18\x12 \x03(\tR\n" +
-	"facilities:A\xd2\xf3\x18=\x10\x01\x1a\x02id\x1a\tis_active\x1a\x12acc_channels_count\x1a\n" +
+	"facilities\x12\x1e\n" +
+	"\bgroup_id\x18\x13 \x01(\tH\x0fR\agroupId\x88\x01\x01:A\xd2\xf3\x18=\x10\x01\x1a\x02id\x1a\tis_active\x1a\x12acc_channels_count\x1a\n" +
 	"created_at\x1a\n" +
 	"updated_atB\b\n" +
 	"\x06_titleB\v\n" +
@@ -2048,7 +2059,8 @@ const file_keygate_v1_property_proto_rawDesc = "" +
 	"\x0e_property_typeB\v\n" +
 	"\t_logo_urlB\n" +
 	"\n" +
-	"\b_website\"\xe7\x06\n" +
+	"\b_websiteB\v\n" +
+	"\t_group_id\"\xe7\x06\n" +
 	"\x15PropertySettingsInput\x12e\n" +
 	"-allow_availability_autoupdate_on_confirmation\x18\x01 \x01(\bH\x00R)allowAvailabilityAutoupdateOnConfirmation\x88\x01\x01\x12e\n" +
 	"-allow_availability_autoupdate_on_modification\x18\x02 \x01(\bH\x01R)allowAvailabilityAutoupdateOnModification\x88\x01\x01\x12e\n" +
