@@ -340,13 +340,16 @@ func TestWatch(t *testing.T) {
 
 	var keyAOther store.APIKey
 	var shareB store.PropertyUser
+	var fresh store.User
 	steps := []struct {
 		name  string
 		do    func(t *testing.T)
 		users []*store.User // nil: nothing is reported
 	}{
 		// Changes that alter no key's power.
-		{"CreateUser", func(t *testing.T) { createUser(t, s) }, nil},
+		// A new user joins their default group, which is announced; they
+		// have no keys yet, so nothing is stale.
+		{"CreateUser", func(t *testing.T) { fresh = createUser(t, s) }, []*store.User{&fresh}},
 		{"CreateAPIKey of an all-properties key", func(t *testing.T) { createKey(t, s, a.ID) }, nil},
 		{"RecordKeyUse", func(t *testing.T) {
 			now := time.Now()

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("PropertyLists", func(t *testing.T) { testPropertyLists(t, newStore) })
 	t.Run("Sharing", func(t *testing.T) { testSharing(t, newStore) })
 	t.Run("Invites", func(t *testing.T) { testInvites(t, newStore) })
+	t.Run("Groups", func(t *testing.T) { testGroups(t, newStore) })
 	t.Run("PropertyUpdates", func(t *testing.T) { testPropertyUpdates(t, newStore) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, newStore) })
 	t.Run("Context", func(t *testing.T) { testContext(t, newStore) })
