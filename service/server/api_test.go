@@ -43,6 +43,8 @@ func testAPI(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"Sessions", testSessions},
 		{"Plumbing", testPlumbing},
 		{"Sharing", testSharing},
+		{"GroupsREST", testGroupsREST},
+		{"GroupsGRPC", testGroupsGRPC},
 		{"PropertyAttributes", testPropertyAttributes},
 		{"PropertyListQueries", testPropertyListQueries},
 		{"PropertyOptions", testPropertyOptions},

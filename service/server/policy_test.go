@@ -136,6 +136,18 @@ func testReadOnlyKeys(t *testing.T, e *env) {
 		t.Fatalf("access = %q", resp.GetApiKey().GetAccess())
 	}
 	key := resp.GetApiKey().GetApiKey()
+	// Group reads name a group or a group user, not a property.
+	groups := keygatev1.NewGroupServiceClient(e.conn)
+	g, err := groups.ListGroups(withSession(u.token), &keygatev1.ListGroupsRequest{})
+	if err != nil || len(g.GetGroups()) != 1 {
+		t.Fatalf("ListGroups: %v %v", g, err)
+	}
+	groupID := g.GetGroups()[0].GetId()
+	members, err := groups.ListGroupUsers(withSession(u.token), &keygatev1.ListGroupUsersRequest{Filter: &keygatev1.ListGroupUsersRequest_Filter{GroupId: groupID}})
+	if err != nil || len(members.GetGroupUsers()) != 1 {
+		t.Fatalf("ListGroupUsers: %v %v", members, err)
+	}
+	ids := map[protoreflect.Name]string{"GetGroup": groupID, "GetGroupUser": members.GetGroupUsers()[0].GetId(), "ListGroupUsers": groupID}
 	reads, writes := 0, 0
 	protoregistry.GlobalFiles.RangeFilesByPackage("keygate.v1", func(fd protoreflect.FileDescriptor) bool {
 		for i := 0; i < fd.Services().Len(); i++ {
@@ -152,7 +164,11 @@ func testReadOnlyKeys(t *testing.T, e *env) {
 					writes++
 				}
 				t.Run(string(m.Name()), func(t *testing.T) {
-					callReadOnly(t, e, m, rule, key, propertyID)
+					id := propertyID
+					if other, ok := ids[m.Name()]; ok {
+						id = other
+					}
+					callReadOnly(t, e, m, rule, key, id)
 				})
 			}
 		}
@@ -179,6 +195,11 @@ func callReadOnly(t *testing.T, e *env, m protoreflect.MethodDescriptor, rule *k
 	if f := m.Input().Fields().ByName("id"); f != nil && f.Kind() == protoreflect.StringKind {
 		req.Set(f, protoreflect.ValueOfString(propertyID))
 	}
+	filter := ""
+	if f := m.Input().Fields().ByName("filter"); f != nil && f.Message().Fields().ByName("group_id") != nil {
+		req.Mutable(f).Message().Set(f.Message().Fields().ByName("group_id"), protoreflect.ValueOfString(propertyID))
+		filter = "?filter[group_id]=" + propertyID
+	}
 	if path := rule.GetPropertyField(); path != "" {
 		msg := req
 		names := strings.Split(path, ".")
@@ -201,7 +222,7 @@ func callReadOnly(t *testing.T, e *env, m protoreflect.MethodDescriptor, rule *k
 	if method == "" {
 		return // not on REST
 	}
-	path = regexp.MustCompile(`\{[a-z_.]+\}`).ReplaceAllString(path, propertyID)
+	path = regexp.MustCompile(`\{[a-z_.]+\}`).ReplaceAllString(path, propertyID) + filter
 	if p := rule.GetPropertyField(); p != "" && p != "id" {
 		path += "?" + url.QueryEscape(p) + "=" + propertyID
 	}

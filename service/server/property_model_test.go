@@ -760,9 +760,14 @@ func testPropertyAttributes(t *testing.T, e *env) {
 			propAt(attrs, "content.photos.1.author") != nil || propAt(attrs, "facilities.0") != propFacilityB {
 			t.Fatalf("settings, photos or facilities: %s", got.raw)
 		}
-		// The relationships: no groups yet; the facilities as records, in order.
+		// The relationships: the creator's default group; the facilities as
+		// records, in order.
+		groups, _ := get(got.body, "data", "relationships", "groups", "data").([]any)
+		if len(groups) != 1 || str(groups[0], "type") != "group" || str(groups[0], "attributes", "title") != "Default" {
+			t.Fatalf("groups: %s", got.raw)
+		}
 		wantRel := map[string]any{
-			"groups":     map[string]any{"data": []any{}},
+			"groups":     map[string]any{"data": groups},
 			"facilities": map[string]any{"data": []any{map[string]any{"id": propFacilityB, "type": "facility"}, map[string]any{"id": propFacilityA, "type": "facility"}}},
 		}
 		if d := propDiff(get(got.body, "data", "relationships"), wantRel); d != "" {
@@ -885,7 +890,6 @@ func testPropertyAttributes(t *testing.T, e *env) {
 			value              any
 		}{
 			{"unknown", "stars", "stars", 5},
-			{"group_id", "group_id", "group_id", store.NewID()},
 			{"unknown in settings", "settings.foo", "settings.foo", "bar"},
 			{"unknown in content", "content.foo", "content.foo", map[string]any{"a": 1}},
 			{"logo_url in content", "content.logo_url", "content.logo_url", "https://cdn.example.com/logo.svg"},
@@ -1163,7 +1167,10 @@ func testPropertyOptions(t *testing.T, e *env) {
 				t.Fatalf("GET %s: unexpected or repeated option %v: %s", path, get(data, i), r.raw)
 			}
 			seen[id] = true
-			if d := propDiff(attrs, map[string]any{"id": id, "title": w.title, "currency": w.currency, "group_ids": []any{}}); d != "" {
+			if groupIDs, _ := attrs["group_ids"].([]any); len(groupIDs) != 1 {
+				t.Fatalf("GET %s: option %s: group_ids %v, want the default group", path, id, attrs["group_ids"])
+			}
+			if d := propDiff(attrs, map[string]any{"id": id, "title": w.title, "currency": w.currency, "group_ids": attrs["group_ids"]}); d != "" {
 				t.Fatalf("GET %s: option %s:%s", path, id, d)
 			}
 		}
