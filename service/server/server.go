@@ -28,8 +28,8 @@ import (
 	"github.com/keygate/keygate/service/account"
 	"github.com/keygate/keygate/service/apikey"
 	"github.com/keygate/keygate/service/auth"
-	"github.com/keygate/keygate/service/property"
 	"github.com/keygate/keygate/service/group"
+	"github.com/keygate/keygate/service/property"
 	"github.com/keygate/keygate/service/sharing"
 	"github.com/keygate/keygate/service/store"
 )
