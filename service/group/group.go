@@ -155,13 +155,18 @@ func (s *Service) LinkGroupProperty(ctx context.Context, req *keygatev1.LinkGrou
 
 // UnlinkGroupProperty needs an owner of the group or of the property.
 func (s *Service) UnlinkGroupProperty(ctx context.Context, req *keygatev1.UnlinkGroupPropertyRequest) (*keygatev1.UnlinkGroupPropertyResponse, error) {
+	// An owner of the property need not be a member of the group (the
+	// property's groups are listed on it anyway).
 	groupRole, err := s.member(ctx, req.GetGroupId())
-	if err != nil {
+	if err != nil && status.Code(err) != codes.NotFound {
 		return nil, err
 	}
-	propertyRole, err := s.propertyRole(ctx, req.GetPropertyId())
-	if err != nil {
-		return nil, err
+	propertyRole, perr := s.propertyRole(ctx, req.GetPropertyId())
+	if perr != nil && status.Code(perr) != codes.NotFound {
+		return nil, perr
+	}
+	if groupRole == "" && propertyRole == "" {
+		return nil, errGroupNotFound
 	}
 	if groupRole != store.RoleOwner && propertyRole != store.RoleOwner {
 		return nil, status.Error(codes.PermissionDenied, "only an owner of the group or of the property can take it out of the group")

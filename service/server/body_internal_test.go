@@ -38,12 +38,12 @@ func TestDecodeBodyChannexResource(t *testing.T) {
 	if p.GetSettings().GetMinPrice().GetMinorUnits() != 10000 || p.GetSettings().GetMaxPrice().GetDecimal() != "150.5" {
 		t.Errorf("prices = %v, %v; want minor units 10000 and decimal 150.5", p.GetSettings().GetMinPrice(), p.GetSettings().GetMaxPrice())
 	}
-	wantIgnored := []string{"content.photos[0].tag", "group_id", "settings.unknown_setting", "stars"}
+	wantIgnored := []string{"content.photos[0].tag", "settings.unknown_setting", "stars"}
 	slices.Sort(call.ignored)
 	if !slices.Equal(call.ignored, wantIgnored) {
 		t.Errorf("ignored = %q, want %q", call.ignored, wantIgnored)
 	}
-	wantMask := []string{"content.photos", "email", "facilities", "latitude", "longitude",
+	wantMask := []string{"content.photos", "email", "facilities", "group_id", "latitude", "longitude",
 		"settings.max_day_advance", "settings.max_price", "settings.min_price", "title"}
 	got := slices.Clone(req.GetUpdateMask().GetPaths())
 	slices.Sort(got)

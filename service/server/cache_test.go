@@ -81,6 +81,20 @@ func TestKeyCacheAvoidsStore(t *testing.T) {
 	if r := e.rest("DELETE", "/api/v1/property_users/"+str(r.body, "data", 0, "id"), "", "Authorization", "Bearer "+colleague.token); r.code != 200 {
 		t.Fatalf("removing access: %d %s", r.code, r.raw)
 	}
+	// u still reaches p through their default group, which holds it: the
+	// colleague moves p to their own default group.
+	asColleague := []string{"Authorization", "Bearer " + colleague.token}
+	uGroup := str(e.rest("GET", "/api/v1/properties/"+p, "", asColleague...).body, "data", "relationships", "groups", "data", 0, "id")
+	colleagueGroup := str(e.rest("GET", "/api/v1/groups", "", asColleague...).body, "data", 0, "id")
+	if r := e.rest("POST", "/api/v1/groups/"+colleagueGroup+"/properties/"+p, "", asColleague...); r.code != 200 {
+		t.Fatalf("link: %d %s", r.code, r.raw)
+	}
+	if _, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p}); err != nil {
+		t.Fatalf("u's key while p is in u's default group: %v", err)
+	}
+	if r := e.rest("DELETE", "/api/v1/groups/"+uGroup+"/properties/"+p, "", asColleague...); r.code != 200 {
+		t.Fatalf("unlink from u's group by an owner of the property: %d %s", r.code, r.raw)
+	}
 	_, err := e.props.GetProperty(withKey(k.GetApiKey()), &keygatev1.GetPropertyRequest{Id: p})
 	wantCode(t, err, codes.NotFound)
 
