@@ -27,7 +27,8 @@ import (
 //     subscriptions, properties and access to them);
 //   - silent: it reads, or writes only what no key's power depends on
 //     (users are created with no keys; sessions are not cached; recording
-//     a use narrows nothing; a new key is not cached before its first use).
+//     a use narrows nothing; a new key is not cached before its first use;
+//     the audit trail).
 func Invalidating(st store.Store, c *KeyCache) store.Store {
 	return invalidatingStore{inner: st, cache: c}
 }
@@ -207,3 +208,17 @@ func (s invalidatingStore) ListPropertyUsers(ctx context.Context, propertyID str
 func (s invalidatingStore) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
 
 func (s invalidatingStore) Close() { s.inner.Close() }
+
+// The audit trail is silent: no key's power depends on it.
+
+func (s invalidatingStore) ListAuditEvents(ctx context.Context, q store.AuditQuery) ([]store.Event, int, error) {
+	return s.inner.ListAuditEvents(ctx, q)
+}
+
+func (s invalidatingStore) RecordFailedSignIn(ctx context.Context, ev store.Event, since time.Time) error {
+	return s.inner.RecordFailedSignIn(ctx, ev, since)
+}
+
+func (s invalidatingStore) PurgeAuditEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.inner.PurgeAuditEvents(ctx, before, limit)
+}

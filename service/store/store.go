@@ -4,6 +4,16 @@
 //
 // Secrets never reach a store in plaintext: API keys and session tokens are
 // kept as SHA-256 digests, passwords as argon2id hashes.
+//
+// The audit trail (audit.go) is written with the changes it describes: the
+// service builds an Event (actor, client address, user agent, request id,
+// target, changed attributes) and attaches it to the context of the write
+// with WithEvent; the store inserts it inside the same transaction as the
+// change, so a change that commits has exactly one event and one that
+// fails has none. Updates compute their changes where the old and the new
+// record are both known (the callback of UpdateProperty sees the stored
+// property). The store adds only what it alone knows inside the
+// transaction: the owners of the property an event concerns.
 package store
 
 import (
@@ -64,8 +74,10 @@ type User struct {
 	CreatedAt          time.Time
 }
 
-// Session is a signed-in session, found by the digest of its token.
+// Session is a signed-in session, found by the digest of its token. ID
+// names it in the audit trail (never the digest).
 type Session struct {
+	ID        string
 	Digest    []byte
 	UserID    string
 	CreatedAt time.Time
@@ -351,6 +363,10 @@ type Store interface {
 	RemovePropertyUser(ctx context.Context, id string) error
 
 	Groups
+
+	// The audit trail. Every write method above records the event
+	// attached with WithEvent in its own transaction.
+	Audit
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error

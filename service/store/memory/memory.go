@@ -31,6 +31,7 @@ type Store struct {
 	access        map[string]map[string]string  // property id → user id → property user id
 	invites       map[string]map[string]string  // property id → lower-case email → pending property user id
 	groups        groupMaps
+	events        []store.Event // in the order recorded
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,6 +64,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	email := strings.ToLower(u.Email)
@@ -73,6 +78,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		return store.ErrAlreadyExists
 	}
 	u.CreatedAt = ts(u.CreatedAt)
+	s.record(ev)
 	s.users[u.ID] = u
 	s.emails[email] = u.ID
 	// Invitations of this email take effect.
@@ -122,12 +128,17 @@ func (s *Store) SetSubscription(ctx context.Context, userID string, active bool)
 	if err := ctx.Err(); err != nil {
 		return store.User{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return store.User{}, store.ErrNotFound
 	}
+	s.record(ev)
 	u.SubscriptionActive = active
 	s.users[userID] = u
 	return u, nil
@@ -135,6 +146,10 @@ func (s *Store) SetSubscription(ctx context.Context, userID string, active bool)
 
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -147,6 +162,7 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	}
 	sess.Digest = slices.Clone(sess.Digest)
 	sess.CreatedAt, sess.ExpiresAt = ts(sess.CreatedAt), ts(sess.ExpiresAt)
+	s.record(ev)
 	s.sessions[string(sess.Digest)] = sess
 	return nil
 }
@@ -169,14 +185,25 @@ func (s *Store) DeleteSession(ctx context.Context, digest []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.sessions[string(digest)]; ok {
+		s.record(ev)
+	}
 	delete(s.sessions, string(digest))
 	return nil
 }
 
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -198,6 +225,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	k = cloneKey(k)
 	normalizeScope(&k)
 	k.CreatedAt, k.RevokedAt, k.LastUsedAt, k.ExpiresAt = ts(k.CreatedAt), ts(k.RevokedAt), ts(k.LastUsedAt), ts(k.ExpiresAt)
+	s.record(ev)
 	s.keys[k.ID] = &k
 	s.keyDigests[string(k.Digest)] = k.ID
 	return nil
@@ -235,6 +263,10 @@ func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time)
 	if err := ctx.Err(); err != nil {
 		return store.APIKey{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.APIKey{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.keys[k.ID]
@@ -251,6 +283,7 @@ func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time)
 	}
 	k = cloneKey(k)
 	normalizeScope(&k)
+	s.record(ev)
 	old.Name, old.AllProperties, old.PropertyIDs = k.Name, k.AllProperties, k.PropertyIDs
 	old.ReadOnly, old.AllowedIPs, old.ExpiresAt = k.ReadOnly, k.AllowedIPs, ts(k.ExpiresAt)
 	return cloneKey(*old), nil
@@ -258,6 +291,10 @@ func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time)
 
 func (s *Store) RollAPIKey(ctx context.Context, userID, id string, next store.APIKey, expiresAt, now time.Time) (store.APIKey, error) {
 	if err := ctx.Err(); err != nil {
+		return store.APIKey{}, err
+	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
 		return store.APIKey{}, err
 	}
 	s.mu.Lock()
@@ -283,6 +320,7 @@ func (s *Store) RollAPIKey(ctx context.Context, userID, id string, next store.AP
 		old.ExpiresAt = expiresAt
 	}
 	old.RolledTo = k.ID
+	s.record(ev)
 	s.keys[k.ID] = &k
 	s.keyDigests[string(k.Digest)] = k.ID
 	return cloneKey(k), nil
@@ -326,6 +364,10 @@ func (s *Store) RevokeAPIKey(ctx context.Context, userID, id string, at time.Tim
 	if err := ctx.Err(); err != nil {
 		return store.APIKey{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.APIKey{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[id]
@@ -333,6 +375,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, userID, id string, at time.Tim
 		return store.APIKey{}, store.ErrNotFound
 	}
 	if !k.Revoked() {
+		s.record(ev)
 		k.RevokedAt = ts(at)
 	}
 	return cloneKey(*k), nil
@@ -380,6 +423,10 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.users[ownerID]; !ok {
@@ -408,6 +455,7 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 	if groupID != "" {
 		s.link(groupID, p.ID)
 	}
+	s.record(ev)
 	return nil
 }
 
@@ -502,6 +550,10 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, apply func(*store
 	if err := ctx.Err(); err != nil {
 		return store.Property{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.Property{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.properties[id]
@@ -515,6 +567,7 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, apply func(*store
 	p = cloneProperty(p)
 	p.ID, p.IsActive, p.CreatedAt = old.ID, old.IsActive, old.CreatedAt
 	p.UpdatedAt = ts(p.UpdatedAt)
+	s.record(ev)
 	s.properties[id] = p
 	return cloneProperty(p), nil
 }
@@ -523,11 +576,16 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.properties[id]; !ok {
 		return store.ErrNotFound
 	}
+	s.record(ev) // before the change: the owners it removes still read it
 	for _, puID := range s.access[id] {
 		delete(s.propertyUsers, puID)
 	}
@@ -606,6 +664,10 @@ func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) (sto
 	if err := ctx.Err(); err != nil {
 		return store.PropertyUser{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.PropertyUser{}, err
+	}
 	if err := validRole(pu.Role); err != nil {
 		return store.PropertyUser{}, err
 	}
@@ -640,6 +702,7 @@ func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) (sto
 		pu.UserEmail = ""
 		s.access[pu.PropertyID][pu.UserID] = pu.ID
 	}
+	s.record(ev)
 	s.propertyUsers[pu.ID] = pu
 	return s.withUser(pu), nil
 }
@@ -689,6 +752,10 @@ func (s *Store) UpdatePropertyUser(ctx context.Context, id string, role store.Ro
 	if err := ctx.Err(); err != nil {
 		return store.PropertyUser{}, err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return store.PropertyUser{}, err
+	}
 	if role != "" {
 		if err := validRole(role); err != nil {
 			return store.PropertyUser{}, err
@@ -709,6 +776,7 @@ func (s *Store) UpdatePropertyUser(ctx context.Context, id string, role store.Ro
 	if overrides != nil {
 		pu.Overrides = slices.Clone(overrides)
 	}
+	s.record(ev)
 	s.propertyUsers[id] = pu
 	return s.withUser(pu), nil
 }
@@ -717,18 +785,23 @@ func (s *Store) RemovePropertyUser(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ev, err := pendingEvent(ctx)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pu, ok := s.propertyUsers[id]
 	if !ok {
 		return store.ErrNotFound
 	}
+	if !pu.Pending() && pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
+		return store.ErrLastOwner
+	}
+	s.record(ev) // before the change: the owners it removes still read it
 	if pu.Pending() {
 		delete(s.invites[pu.PropertyID], strings.ToLower(pu.UserEmail))
 	} else {
-		if pu.Role == store.RoleOwner && s.owners(pu.PropertyID) <= 1 {
-			return store.ErrLastOwner
-		}
 		delete(s.access[pu.PropertyID], pu.UserID)
 	}
 	delete(s.propertyUsers, id)

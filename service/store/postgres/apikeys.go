@@ -140,7 +140,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (err error) {
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
-		return writeScope(ctx, tx, k.ID, k.AllProperties, scope)
+		if err := writeScope(ctx, tx, k.ID, k.AllProperties, scope); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx)
 	})
 }
 
@@ -211,6 +214,9 @@ func (s *Store) UpdateAPIKey(ctx context.Context, k store.APIKey, now time.Time)
 		if err := writeScope(ctx, tx, k.ID, k.AllProperties, scope); err != nil {
 			return err
 		}
+		if err := recordEvent(ctx, tx); err != nil {
+			return err
+		}
 		out, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1`, k.ID))
 		return err
 	})
@@ -253,6 +259,9 @@ func (s *Store) RollAPIKey(ctx context.Context, userID, id string, next store.AP
 		if _, err := tx.Exec(ctx, `
 			UPDATE api_keys SET rolled_to = $2, expires_at = least(expires_at, $3)
 			WHERE id = $1`, id, next.ID, ts(expiresAt)); err != nil {
+			return err
+		}
+		if err := recordEvent(ctx, tx); err != nil {
 			return err
 		}
 		out, err = scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.id = $1`, next.ID))
@@ -319,12 +328,30 @@ func (s *Store) RevokeAPIKey(ctx context.Context, userID, id string, at time.Tim
 	if !store.ValidID(userID) || !store.ValidID(id) {
 		return store.APIKey{}, store.ErrNotFound
 	}
-	// An autocommitted update: once it returns, every statement that
-	// starts later sees the key revoked.
-	return scanKey(s.pool.QueryRow(ctx, `
-		UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, $3)
-		WHERE k.id = $1 AND k.user_id = $2
-		RETURNING `+keyColumns, id, userID, nullTS(at)))
+	// Committed before it returns: every statement that starts later sees
+	// the key revoked. Only the first revocation is an event.
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var revoked pgtype.Timestamptz
+		err := tx.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = $1 AND user_id = $2 FOR UPDATE`,
+			id, userID).Scan(&revoked)
+		if err != nil {
+			return err
+		}
+		if !revoked.Valid {
+			if err := recordEvent(ctx, tx); err != nil {
+				return err
+			}
+		}
+		k, err = scanKey(tx.QueryRow(ctx, `
+			UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, $3)
+			WHERE k.id = $1
+			RETURNING `+keyColumns, id, nullTS(at)))
+		return err
+	})
+	if err != nil {
+		return store.APIKey{}, err
+	}
+	return k, nil
 }
 
 func (s *Store) AuthenticateAPIKey(ctx context.Context, d []byte) (k store.APIKey, u store.User, err error) {

@@ -146,7 +146,10 @@ func (s *Store) CreateProperty(ctx context.Context, p store.Property, ownerID st
 		if err != nil {
 			return err
 		}
-		return linkBaseGroup(ctx, tx, p.ID, p.GroupID, ownerID)
+		if err := linkBaseGroup(ctx, tx, p.ID, p.GroupID, ownerID); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx)
 	})
 }
 
@@ -294,7 +297,10 @@ func (s *Store) UpdateProperty(ctx context.Context, id string, apply func(*store
 				content = $19::jsonb, updated_at = $20
 			WHERE p.id = $1
 			RETURNING `+propertyColumns, args...))
-		return err
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx) // after apply, which may have filled in its changes
 	})
 	if err != nil {
 		return store.Property{}, err
@@ -310,14 +316,20 @@ func (s *Store) DeleteProperty(ctx context.Context, id string) (err error) {
 	if !store.ValidID(id) {
 		return store.ErrNotFound
 	}
-	// The foreign keys cascade: the property's access rows and its place
-	// in every key's scope go in the same statement.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM properties WHERE id = $1`, id)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// The event first, while the owners it goes to still own it.
+		if err := recordEvent(ctx, tx); err != nil {
+			return err
+		}
+		// The foreign keys cascade: the property's access rows and its place
+		// in every key's scope go in the same statement.
+		tag, err := tx.Exec(ctx, `DELETE FROM properties WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
 }

@@ -133,6 +133,9 @@ func (s *Store) AddPropertyUser(ctx context.Context, pu store.PropertyUser) (out
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
 		}
+		if err := recordEvent(ctx, tx); err != nil {
+			return err
+		}
 		out, err = getPropertyUser(ctx, tx, pu.ID)
 		return err
 	})
@@ -257,6 +260,9 @@ func (s *Store) UpdatePropertyUser(ctx context.Context, id string, role store.Ro
 			WHERE id = $1`, id, pgtype.Text{String: string(role), Valid: role != ""}, overridesArg(overrides)); err != nil {
 			return err
 		}
+		if err := recordEvent(ctx, tx); err != nil {
+			return err
+		}
 		pu, err = getPropertyUser(ctx, tx, id)
 		return err
 	})
@@ -281,6 +287,10 @@ func (s *Store) RemovePropertyUser(ctx context.Context, id string) (err error) {
 		}
 		if current == store.RoleOwner && owners <= 1 {
 			return store.ErrLastOwner
+		}
+		// The event first, while an owner who leaves still owns it.
+		if err := recordEvent(ctx, tx); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM property_users WHERE id = $1`, id)
 		return err

@@ -43,7 +43,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (err error) {
 		if err != nil {
 			return err
 		}
-		return createDefaultGroup(ctx, tx, u)
+		if err := createDefaultGroup(ctx, tx, u); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx)
 	})
 }
 
@@ -74,9 +77,19 @@ func (s *Store) SetSubscription(ctx context.Context, userID string, active bool)
 	if !store.ValidID(userID) {
 		return store.User{}, store.ErrNotFound
 	}
-	return scanUser(s.pool.QueryRow(ctx, `
-		UPDATE users AS u SET subscription_active = $2 WHERE u.id = $1
-		RETURNING `+userColumns, userID, active))
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		u, err = scanUser(tx.QueryRow(ctx, `
+			UPDATE users AS u SET subscription_active = $2 WHERE u.id = $1
+			RETURNING `+userColumns, userID, active))
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx)
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }
 
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err error) {
@@ -87,19 +100,24 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) (err erro
 	if !store.ValidID(sess.UserID) {
 		return store.ErrNotFound
 	}
-	// Selecting the user first reports a missing user before a taken
-	// digest, as the reference store does; the foreign key still guards.
-	tag, err := s.pool.Exec(ctx, `
-		INSERT INTO sessions (digest, user_id, created_at, expires_at)
-		SELECT $1, u.id, $3, $4 FROM users u WHERE u.id = $2`,
-		digest(sess.Digest), sess.UserID, ts(sess.CreatedAt), ts(sess.ExpiresAt))
-	if err != nil {
-		return err
+	if sess.ID != "" && !store.ValidID(sess.ID) {
+		return invalidID(sess.ID)
 	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// Selecting the user first reports a missing user before a taken
+		// digest, as the reference store does; the foreign key still guards.
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO sessions (digest, user_id, created_at, expires_at, id)
+			SELECT $1, u.id, $3, $4, $5 FROM users u WHERE u.id = $2`,
+			digest(sess.Digest), sess.UserID, ts(sess.CreatedAt), ts(sess.ExpiresAt), nullID(sess.ID))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return recordEvent(ctx, tx)
+	})
 }
 
 func (s *Store) GetSession(ctx context.Context, d []byte) (sess store.Session, err error) {
@@ -108,8 +126,8 @@ func (s *Store) GetSession(ctx context.Context, d []byte) (sess store.Session, e
 		return store.Session{}, err
 	}
 	err = s.pool.QueryRow(ctx, `
-		SELECT digest, user_id, created_at, expires_at FROM sessions WHERE digest = $1`,
-		digest(d)).Scan(&sess.Digest, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt)
+		SELECT coalesce(id::text, ''), digest, user_id, created_at, expires_at FROM sessions WHERE digest = $1`,
+		digest(d)).Scan(&sess.ID, &sess.Digest, &sess.UserID, &sess.CreatedAt, &sess.ExpiresAt)
 	if err != nil {
 		return store.Session{}, err
 	}
@@ -122,8 +140,13 @@ func (s *Store) DeleteSession(ctx context.Context, d []byte) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest(d))
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest(d))
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return recordEvent(ctx, tx)
+	})
 }
 
 // ts normalises a time the way the reference store does: truncated to
