@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/server"
@@ -82,8 +83,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert", env("KEYGATE_TLS_CERT", ""), "PEM certificate; with --tls-key, both listeners serve TLS only (env KEYGATE_TLS_CERT)")
 	tlsKey := fs.String("tls-key", env("KEYGATE_TLS_KEY", ""), "PEM private key of --tls-cert (env KEYGATE_TLS_KEY)")
 	demo := fs.Bool("demo", false, "seed a demo user, two properties and an API key, and print them once")
+	retention := fs.String("audit-retention", env("KEYGATE_AUDIT_RETENTION", "2160h"), "how long audit events are kept, e.g. 2160h (env KEYGATE_AUDIT_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	auditRetention, err := time.ParseDuration(*retention)
+	if err != nil || auditRetention <= 0 {
+		return fmt.Errorf("serve: --audit-retention %q is not a positive duration such as 2160h", *retention)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
@@ -108,6 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		TLSCertFile:    *tlsCert,
 		TLSKeyFile:     *tlsKey,
 		Logger:         log,
+		AuditRetention: auditRetention,
 	})
 	if err != nil {
 		return err

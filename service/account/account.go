@@ -17,6 +17,7 @@ import (
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/apikey"
+	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/rpcerr"
 	"github.com/keygate/keygate/service/store"
@@ -61,12 +62,19 @@ func (s *AuthService) SignIn(ctx context.Context, req *keygatev1.SignInRequest) 
 	// An unknown email costs a full hash too (CheckPassword with an empty
 	// hash), so response times do not reveal which emails have accounts.
 	if len(password) > maxPasswordLen || !auth.CheckPassword(u.PasswordHash, password) {
+		if u.ID != "" {
+			if err := s.recordFailure(ctx, u.ID); err != nil {
+				return nil, err
+			}
+		}
 		return nil, status.Error(codes.Unauthenticated, "wrong email or password")
 	}
 	token := auth.NewSecret(auth.SessionPrefix)
 	now := time.Now().Truncate(store.Precision).UTC()
-	sess := store.Session{Digest: auth.Digest(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	sess := store.Session{ID: store.NewID(), Digest: auth.Digest(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	ev := audit.New(ctx, store.ActionSignInSucceeded, "session", sess.ID)
+	ev.ActorUserID, ev.Credential, ev.UserIDs = u.ID, store.CredentialSession, []string{u.ID}
+	if err := s.store.CreateSession(audit.Record(ctx, ev), sess); err != nil {
 		return nil, err
 	}
 	return &keygatev1.SignInResponse{Session: &keygatev1.Session{
@@ -76,8 +84,24 @@ func (s *AuthService) SignIn(ctx context.Context, req *keygatev1.SignInRequest) 
 	}}, nil
 }
 
+// failedSignInWindow is the window in which the failed sign-ins of one
+// account make one audit event (with a count), so that guessing cannot
+// fill the audit trail.
+const failedSignInWindow = time.Minute
+
+// recordFailure notes a failed sign-in of an existing account. Unknown
+// emails are not recorded: there is no account to show them to, and the
+// trail must not collect what strangers type.
+func (s *AuthService) recordFailure(ctx context.Context, userID string) error {
+	ev := audit.New(ctx, store.ActionSignInFailed, "user", userID)
+	ev.UserIDs = []string{userID}
+	return s.store.RecordFailedSignIn(ctx, *ev, ev.OccurredAt.Add(-failedSignInWindow))
+}
+
 func (s *AuthService) SignOut(ctx context.Context, _ *keygatev1.SignOutRequest) (*keygatev1.SignOutResponse, error) {
-	if err := s.store.DeleteSession(ctx, auth.FromContext(ctx).SessionDigest); err != nil {
+	p := auth.FromContext(ctx)
+	ev := audit.New(ctx, store.ActionSessionEnded, "session", p.SessionID)
+	if err := s.store.DeleteSession(audit.Record(ctx, ev), p.SessionDigest); err != nil {
 		return nil, err
 	}
 	return &keygatev1.SignOutResponse{}, nil
@@ -148,6 +172,16 @@ func (s *AdminService) SetSubscription(ctx context.Context, req *keygatev1.SetSu
 	if !store.ValidID(req.GetUserId()) {
 		return nil, status.Error(codes.NotFound, "user not found")
 	}
+	old, err := s.store.GetUser(ctx, req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	if old.SubscriptionActive != active {
+		ev := audit.New(ctx, store.ActionSubscriptionChanged, "user", old.ID)
+		ev.Credential, ev.UserIDs = store.CredentialAdmin, []string{old.ID}
+		ev.Changes = map[string][2]any{"subscription_status": {statusName(old.SubscriptionActive), statusName(active)}}
+		ctx = audit.Record(ctx, ev)
+	}
 	u, err := s.store.SetSubscription(ctx, req.GetUserId(), active)
 	if err != nil {
 		return nil, err
@@ -178,4 +212,12 @@ func UserToProto(u store.User) *keygatev1.User {
 		out.SubscriptionStatus = keygatev1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE
 	}
 	return out
+}
+
+// statusName is a subscription status as the REST API writes it.
+func statusName(active bool) string {
+	if active {
+		return "active"
+	}
+	return "inactive"
 }

@@ -5,6 +5,7 @@ package apikey
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/paging"
 	"github.com/keygate/keygate/service/rpcerr"
@@ -51,7 +53,9 @@ func (s *Service) CreateApiKey(ctx context.Context, req *keygatev1.CreateApiKeyR
 	}
 	secret := auth.NewSecret(auth.APIKeyPrefix)
 	k.Digest = auth.Digest(secret)
-	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+	ev := audit.New(ctx, store.ActionAPIKeyCreated, "api_key", k.ID)
+	ev.Changes = changes(store.APIKey{}, k)
+	if err := s.store.CreateAPIKey(audit.Record(ctx, ev), k); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // a property was deleted meanwhile
 			return nil, rpcerr.Invalid("property_ids", "a property was not found")
 		}
@@ -123,7 +127,9 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *keygatev1.RevokeApiKeyR
 		return nil, status.Error(codes.NotFound, "API key not found")
 	}
 	now := s.now()
-	k, err := s.store.RevokeAPIKey(ctx, auth.FromContext(ctx).User.ID, req.GetId(), now)
+	ev := audit.New(ctx, store.ActionAPIKeyRevoked, "api_key", req.GetId())
+	ev.Changes = audit.Changes{"revoked_at": {nil, audit.Time(now.Truncate(store.Precision))}}
+	k, err := s.store.RevokeAPIKey(audit.Record(ctx, ev), auth.FromContext(ctx).User.ID, req.GetId(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +165,9 @@ func (s *Service) UpdateApiKey(ctx context.Context, req *keygatev1.UpdateApiKeyR
 	if !auth.FromContext(ctx).User.SubscriptionActive && widens(old, k) {
 		return nil, status.Error(codes.PermissionDenied, "widening an API key needs an active subscription; narrowing it does not")
 	}
-	updated, err := s.store.UpdateAPIKey(ctx, k, now)
+	ev := audit.New(ctx, store.ActionAPIKeyUpdated, "api_key", k.ID)
+	ev.Changes = changes(old, k)
+	updated, err := s.store.UpdateAPIKey(audit.Record(ctx, ev), k, now)
 	switch {
 	case errors.Is(err, store.ErrKeyInactive):
 		return nil, rpcerr.Invalid("status", "can't be changed: the key was withdrawn or expired meanwhile")
@@ -199,7 +207,15 @@ func (s *Service) RollApiKey(ctx context.Context, req *keygatev1.RollApiKeyReque
 	}
 	secret := auth.NewSecret(auth.APIKeyPrefix)
 	next := store.APIKey{ID: store.NewID(), Digest: auth.Digest(secret), CreatedAt: now.Truncate(store.Precision).UTC()}
-	k, err := s.store.RollAPIKey(ctx, p.User.ID, old.ID, next, now.Add(grace), now)
+	ev := audit.New(ctx, store.ActionAPIKeyRolled, "api_key", old.ID)
+	expires := now.Add(grace).Truncate(store.Precision)
+	if !old.ExpiresAt.IsZero() && old.ExpiresAt.Before(expires) {
+		expires = old.ExpiresAt
+	}
+	c := audit.Changes{"rolled_to": {nil, next.ID}}
+	c.Add("expires_at", audit.Time(old.ExpiresAt), audit.Time(expires))
+	ev.Changes = c
+	k, err := s.store.RollAPIKey(audit.Record(ctx, ev), p.User.ID, old.ID, next, now.Add(grace), now)
 	if errors.Is(err, store.ErrKeyInactive) {
 		return nil, rpcerr.Invalid("status", "can't be rolled: the key was withdrawn, expired or rolled meanwhile")
 	}
@@ -276,4 +292,56 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// changes lists the attributes of a key that differ between old and new,
+// as the REST API writes them (a new key is a change from nothing). The
+// secret and its digest are never among them.
+func changes(old, new store.APIKey) audit.Changes {
+	c := audit.Changes{}
+	for name, pair := range map[string][2]any{
+		"name":           {audit.Nullable(old.Name), audit.Nullable(new.Name)},
+		"all_properties": {old.AllProperties, new.AllProperties},
+		"property_ids":   {scopeValue(old), scopeValue(new)},
+		"access":         {accessValue(old), accessValue(new)},
+		"allowed_ips":    {ipsValue(old), ipsValue(new)},
+		"expires_at":     {audit.Time(old.ExpiresAt), audit.Time(new.ExpiresAt)},
+	} {
+		if old.ID == "" {
+			c[name] = [2]any{nil, pair[1]} // a new key: every attribute, from nothing
+		} else {
+			c.Add(name, pair[0], pair[1])
+		}
+	}
+	return c
+}
+
+func scopeValue(k store.APIKey) any {
+	if k.ID == "" || k.AllProperties {
+		return nil
+	}
+	ids := slices.Clone(k.PropertyIDs)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func accessValue(k store.APIKey) any {
+	switch {
+	case k.ID == "":
+		return nil
+	case k.ReadOnly:
+		return accessReadOnly
+	}
+	return accessReadWrite
+}
+
+func ipsValue(k store.APIKey) any {
+	if len(k.AllowedIPs) == 0 {
+		return nil
+	}
+	out := make([]string, len(k.AllowedIPs))
+	for i, p := range k.AllowedIPs {
+		out[i] = p.Masked().String()
+	}
+	return out
 }

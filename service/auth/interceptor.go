@@ -138,6 +138,9 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if len(keys) > 1 || len(authz) > 1 {
 		return nil, unauthenticated("send one credential only")
 	}
+	if !r.read {
+		ctx = i.withRequest(ctx) // for the audit trail
+	}
 	if r.allow[keygatev1.Credential_CREDENTIAL_PUBLIC] {
 		return i.public(ctx, req, handler)
 	}
@@ -412,7 +415,7 @@ func (i *Interceptor) sessionPrincipal(ctx context.Context, r *rule, authz strin
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{User: u, SessionDigest: d[:]}, nil
+	return &Principal{User: u, SessionDigest: d[:], SessionID: s.ID}, nil
 }
 
 // propertyRole finds a user's role on a property in the cache, or else in

@@ -14,6 +14,9 @@ type Principal struct {
 	Key *store.APIKey
 	// SessionDigest is the digest of the session token used, or nil.
 	SessionDigest []byte
+	// SessionID names the session in the audit trail ("" for sessions
+	// older than the audit trail).
+	SessionID string
 }
 
 // Scope returns the property ids the principal is narrowed to, and whether

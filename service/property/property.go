@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/paging"
 	"github.com/keygate/keygate/service/rpcerr"
@@ -52,7 +53,9 @@ func (s *Service) CreateProperty(ctx context.Context, req *keygatev1.CreatePrope
 			return nil, rpcerr.Invalid("group_id", "is not a group you own")
 		}
 	}
-	if err := s.store.CreateProperty(ctx, p, userID); err != nil {
+	ev := audit.New(ctx, store.ActionPropertyCreated, "property", p.ID)
+	ev.PropertyID = p.ID
+	if err := s.store.CreateProperty(audit.Record(ctx, ev), p, userID); err != nil {
 		return nil, err
 	}
 	m, err := s.withGroups(ctx, p)
@@ -206,11 +209,16 @@ func (s *Service) UpdateProperty(ctx context.Context, req *keygatev1.UpdatePrope
 		return nil, err
 	}
 	now := time.Now().Truncate(store.Precision).UTC()
-	p, err := s.store.UpdateProperty(ctx, req.GetId(), func(p *store.Property) error {
+	ev := audit.New(ctx, store.ActionPropertyUpdated, "property", req.GetId())
+	ev.PropertyID = req.GetId()
+	p, err := s.store.UpdateProperty(audit.Record(ctx, ev), req.GetId(), func(p *store.Property) error {
+		before := attributes(*p) // a copy: apply changes p in place
 		if err := apply(p, req.GetProperty(), paths); err != nil {
 			return err
 		}
 		p.UpdatedAt = now
+		// Here both versions are known: the event gets what changed.
+		ev.Changes = changes(before, attributes(*p))
 		return nil
 	})
 	if err != nil {
@@ -233,7 +241,9 @@ func (s *Service) DeleteProperty(ctx context.Context, req *keygatev1.DeletePrope
 	if role != store.RoleOwner {
 		return nil, status.Error(codes.PermissionDenied, "only an owner of this property can delete it")
 	}
-	if err := s.store.DeleteProperty(ctx, req.GetId()); err != nil {
+	ev := audit.New(ctx, store.ActionPropertyDeleted, "property", req.GetId())
+	ev.PropertyID = req.GetId()
+	if err := s.store.DeleteProperty(audit.Record(ctx, ev), req.GetId()); err != nil {
 		return nil, err
 	}
 	return &keygatev1.DeletePropertyResponse{}, nil

@@ -59,6 +59,7 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string, addrs
 		keygatev1.RegisterPropertyServiceHandlerClient(ctx, mux, keygatev1.NewPropertyServiceClient(conn)),
 		keygatev1.RegisterPropertyUserServiceHandlerClient(ctx, mux, keygatev1.NewPropertyUserServiceClient(conn)),
 		keygatev1.RegisterGroupServiceHandlerClient(ctx, mux, keygatev1.NewGroupServiceClient(conn)),
+		keygatev1.RegisterAuditServiceHandlerClient(ctx, mux, keygatev1.NewAuditServiceClient(conn)),
 	} {
 		if err != nil {
 			return nil, err
@@ -79,6 +80,8 @@ func incomingHeader(key string) (string, bool) {
 		return auth.APIKeyHeader, true
 	case strings.EqualFold(key, requestIDHeader):
 		return requestIDHeader, true
+	case strings.EqualFold(key, "User-Agent"): // for the audit trail
+		return "user-agent", true
 	}
 	return "", false
 }

@@ -80,15 +80,13 @@ func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
 	}
 }
 
-type requestIDKey struct{}
-
 // requestIDUnary takes the caller's x-request-id when it is a sane token
 // (the REST gateway always sends one) or makes a new one, puts it in the
 // context and sends it back as a response header.
 func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	id := incomingRequestID(ctx)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
-	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+	return handler(auth.WithRequestID(ctx, id), req)
 }
 
 // requestIDStream does the same for streams.
@@ -105,8 +103,7 @@ func incomingRequestID(ctx context.Context) string {
 }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	return auth.RequestID(ctx)
 }
 
 func newRequestID() string {

@@ -27,6 +27,7 @@ import (
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/account"
 	"github.com/keygate/keygate/service/apikey"
+	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/group"
 	"github.com/keygate/keygate/service/property"
@@ -65,6 +66,9 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 	// Timeouts bound connection setup and idle connections.
 	Timeouts Timeouts
+	// AuditRetention is how long audit events are kept. Zero means
+	// audit.DefaultRetention.
+	AuditRetention time.Duration
 
 	// benchmarkPrincipal replaces authentication by this fixed principal.
 	// Only the benchmarks that measure what authentication costs set it
@@ -159,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	keygatev1.RegisterPropertyServiceServer(services, property.New(st))
 	keygatev1.RegisterPropertyUserServiceServer(services, sharing.New(st))
 	keygatev1.RegisterGroupServiceServer(services, group.New(st))
+	keygatev1.RegisterAuditServiceServer(services, audit.NewService(st))
 	healthpb.RegisterHealthServer(services, s.health)
 	reflection.Register(s.grpcServer)
 	// Not serving until the first store check passes (see watchStore).
@@ -223,6 +228,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { s.watchStore(ctx); return nil })
 	g.Go(func() error { s.usage.Run(ctx); return nil })
+	g.Go(func() error { s.purger().Run(ctx); return nil })
 	if w, ok := s.cfg.Store.(store.Watcher); ok {
 		g.Go(func() error { return w.Watch(ctx, s.applyChange) })
 	}
@@ -318,4 +324,13 @@ func Dialable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// purger removes audit events past the retention in the background.
+func (s *Server) purger() *audit.Purger {
+	retention := s.cfg.AuditRetention
+	if retention <= 0 {
+		retention = audit.DefaultRetention
+	}
+	return &audit.Purger{Store: s.cfg.Store, Retention: retention, Log: s.cfg.Logger}
 }

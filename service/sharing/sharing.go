@@ -5,6 +5,7 @@ package sharing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/mail"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
+	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/paging"
 	"github.com/keygate/keygate/service/rpcerr"
@@ -64,7 +66,9 @@ func (s *Service) CreatePropertyUser(ctx context.Context, req *keygatev1.CreateP
 		Overrides:  overrides,
 		CreatedAt:  time.Now().Truncate(store.Precision).UTC(),
 	}
-	if _, err := s.store.AddPropertyUser(ctx, invite); err != nil {
+	ev := event(ctx, store.ActionPropertyUserCreated, invite)
+	ev.Changes = audit.Changes{"role": {nil, string(role)}}
+	if _, err := s.store.AddPropertyUser(audit.Record(ctx, ev), invite); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, rpcerr.Invalid("user_email", "already has access to this property or is invited")
 		}
@@ -120,7 +124,16 @@ func (s *Service) UpdatePropertyUser(ctx context.Context, req *keygatev1.UpdateP
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	pu, err = s.store.UpdatePropertyUser(ctx, pu.ID, role, overrides)
+	ev := event(ctx, store.ActionPropertyUserUpdated, pu)
+	c := audit.Changes{}
+	if role != "" {
+		c.Add("role", string(pu.Role), string(role))
+	}
+	if overrides != nil {
+		c.Add("overrides", jsonValue(pu.Overrides), jsonValue(overrides))
+	}
+	ev.Changes = c
+	pu, err = s.store.UpdatePropertyUser(audit.Record(ctx, ev), pu.ID, role, overrides)
 	if errors.Is(err, store.ErrLastOwner) {
 		return nil, rpcerr.Invalid("role", "a property must keep at least one owner")
 	}
@@ -140,7 +153,7 @@ func (s *Service) RemovePropertyUser(ctx context.Context, req *keygatev1.RemoveP
 	if role != store.RoleOwner && pu.UserID != auth.FromContext(ctx).User.ID {
 		return nil, status.Error(codes.PermissionDenied, "only an owner of this property can change who has access; you can remove only your own access")
 	}
-	err = s.store.RemovePropertyUser(ctx, pu.ID)
+	err = s.store.RemovePropertyUser(audit.Record(ctx, event(ctx, store.ActionPropertyUserDeleted, pu)), pu.ID)
 	if errors.Is(err, store.ErrLastOwner) {
 		return nil, rpcerr.Invalid("role", "a property must keep at least one owner")
 	}
@@ -243,4 +256,21 @@ func toProto(pu store.PropertyUser) *keygatev1.PropertyUser {
 		}
 	}
 	return out
+}
+
+// event is the audit event of a change to a property user record: the
+// property's owners read it.
+func event(ctx context.Context, action string, pu store.PropertyUser) *store.Event {
+	ev := audit.New(ctx, action, "property_user", pu.ID)
+	ev.PropertyID = pu.PropertyID
+	return ev
+}
+
+// jsonValue is stored overrides as a JSON value (nil for none).
+func jsonValue(b []byte) any {
+	var v any
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &v) // the store keeps only valid JSON
+	}
+	return v
 }
