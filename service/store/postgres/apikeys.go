@@ -343,7 +343,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, userID, id string, at time.Tim
 			}
 		}
 		k, err = scanKey(tx.QueryRow(ctx, `
-			UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, $3)
+			UPDATE api_keys AS k SET revoked_at = coalesce(k.revoked_at, $2)
 			WHERE k.id = $1
 			RETURNING `+keyColumns, id, nullTS(at)))
 		return err
