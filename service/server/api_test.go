@@ -54,6 +54,9 @@ func testAPI(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"UpdateKey", testUpdateKey},
 		{"UpdateKeyREST", testUpdateKeyREST},
 		{"RollKey", testRollKey},
+		{"AuditTrail", testAuditTrail},
+		{"AuditIsolation", testAuditIsolation},
+		{"AuditNoSecrets", testAuditNoSecrets},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := start(t, newStore(t))
