@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -166,15 +167,18 @@ func TestNoSecretsInDatabasePostgres(t *testing.T) {
 	u := e.newUser(true)
 	p := e.newProperty(u, "Hotel")
 	keys := []string{e.newKey(u).GetApiKey(), e.newKey(u, p).GetApiKey()}
+	// A failed sign-in is in the audit trail; the password tried is not.
+	wrong := "a wrong password 7"
+	e.rest("POST", "/api/v1/sign_in", fmt.Sprintf(`{"user":{"email":%q,"password":%q}}`, u.email, wrong))
 	out, err := exec.Command(pgDump, "--data-only", "--dbname", url).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
 	dump := string(out)
-	if !strings.Contains(dump, u.email) || !strings.Contains(dump, "argon2id") {
+	if !strings.Contains(dump, u.email) || !strings.Contains(dump, "argon2id") || !strings.Contains(dump, "sign_in.failed") {
 		t.Fatalf("the dump does not hold the data at all:\n%s", dump)
 	}
-	for _, secret := range append(keys, u.token, u.password, keys[0][len(auth.APIKeyPrefix):20]) {
+	for _, secret := range append(keys, u.token, u.password, wrong, keys[0][len(auth.APIKeyPrefix):20]) {
 		if strings.Contains(dump, secret) {
 			t.Fatalf("the dump contains a plaintext secret")
 		}
