@@ -308,7 +308,7 @@ func changes(old, new store.APIKey) audit.Changes {
 		"expires_at":     {audit.Time(old.ExpiresAt), audit.Time(new.ExpiresAt)},
 	} {
 		if old.ID == "" {
-			c[name] = [2]any{nil, pair[1]} // a new key: every attribute, from nothing
+			c.Add(name, nil, pair[1]) // a new key: every attribute set, from nothing
 		} else {
 			c.Add(name, pair[0], pair[1])
 		}
