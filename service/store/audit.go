@@ -62,6 +62,10 @@ type Event struct {
 	// as they are inside the transaction of the change (before it, for a
 	// change that removes them), so access that ends later never opens
 	// later events, and earlier events stay with those who owned it then.
+	//
+	// Groups hook in the same way: their writes record the attached event
+	// in their transaction, and a GroupID field beside PropertyID lets the
+	// store add the group's owners as readers.
 	UserIDs    []string
 	PropertyID string
 }
