@@ -188,7 +188,7 @@ func testAuditTrail(t *testing.T, e *env) {
 
 	// gRPC: the same events; sessions only.
 	list, err := keygatev1.NewAuditServiceClient(e.conn).ListAuditEvents(withSession(a.token), &keygatev1.ListAuditEventsRequest{
-		Filter: &keygatev1.AuditEventFilter{TargetId: keyID, OccurredAt: &keygatev1.TimeRange{Lt: timestamppb.New(time.Now().Add(time.Hour))}},
+		Filter:     &keygatev1.AuditEventFilter{TargetId: keyID, OccurredAt: &keygatev1.TimeRange{Lt: timestamppb.New(time.Now().Add(time.Hour))}},
 		Pagination: &keygatev1.Pagination{Limit: 3},
 	})
 	if err != nil {
