@@ -70,8 +70,9 @@ func newGateway(ctx context.Context, conn *inProcess, gatewayToken string, addrs
 	}), nil
 }
 
-// incomingHeader passes the API key and the request id to the services,
-// and no other header: the services read no other, and metadata a REST
+// incomingHeader passes the API key, the request id and the user agent
+// (for the audit trail) to the services, and no other header: the
+// services read no other, and metadata a REST
 // client could otherwise set (Grpc-Metadata-…) must not reach them. The
 // gateway forwards Authorization by itself.
 func incomingHeader(key string) (string, bool) {
@@ -80,7 +81,7 @@ func incomingHeader(key string) (string, bool) {
 		return auth.APIKeyHeader, true
 	case strings.EqualFold(key, requestIDHeader):
 		return requestIDHeader, true
-	case strings.EqualFold(key, "User-Agent"): // for the audit trail
+	case strings.EqualFold(key, "User-Agent"):
 		return "user-agent", true
 	}
 	return "", false
