@@ -544,6 +544,12 @@ func testPlumbing(t *testing.T, e *env) {
 	if !strings.Contains(e.logs.String(), `"request_id":"`+id+`","method":"/keygate.v1.PropertyService/ListProperties"`) {
 		t.Fatalf("request id %s not in the rpc log line:\n%s", id, e.logs.String())
 	}
+	// The HTTP log line has the path as sent, with its query string.
+	r = e.rest("GET", "/api/v1/properties/?pagination%5Bpage%5D=2&filter[title]=sea", "")
+	id = r.header.Get("x-request-id")
+	if !strings.Contains(e.logs.String(), `"request_id":"`+id+`","method":"GET","path":"/api/v1/properties/?pagination%5Bpage%5D=2&filter[title]=sea"`) {
+		t.Fatalf("path and query of request %s not in the http log line:\n%s", id, e.logs.String())
+	}
 	// A caller's own well-formed id is kept.
 	if r := e.rest("GET", "/healthz", "", "X-Request-Id", "trace-123"); r.header.Get("x-request-id") != "trace-123" {
 		t.Fatalf("caller's request id not kept: %q", r.header.Get("x-request-id"))

@@ -230,8 +230,9 @@ func httpMiddleware(log *slog.Logger, next http.Handler) http.Handler {
 		r.Header.Set(requestIDHeader, id)
 		w.Header().Set(requestIDHeader, id)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		sent := r.URL.RequestURI() // the path as sent, with its query string
 		defer func() {
-			log.Info("http", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.code,
+			log.Info("http", "request_id", id, "method", r.Method, "path", sent, "status", rec.code,
 				"duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 
