@@ -19,8 +19,8 @@ const demoEmail = "demo@keygate.test"
 
 // seedDemo creates a demo user with an active subscription, two properties
 // and an all-properties key through the services themselves, so the demo
-// data passes the same validation as any other, and prints the secrets to
-// stdout, once. They never go to the log.
+// data passes the same validation as any other, and prints the console's
+// address and the secrets to stdout, once. They never go to the log.
 func seedDemo(ctx context.Context, st store.Store, srv *server.Server, stdout io.Writer) error {
 	password := auth.NewSecret("demo-")[:21]
 	u, err := account.NewAdminService(st).CreateUser(ctx, &keygatev1.CreateUserRequest{
@@ -54,6 +54,7 @@ func seedDemo(ctx context.Context, st store.Store, srv *server.Server, stdout io
 	}
 	fmt.Fprintf(stdout, `
 keygate demo data (shown once; not logged):
+  console   http://%s/
   email     %s
   password  %s
   API key   %s
@@ -64,7 +65,7 @@ Try:
     http://%s/keygate.v1.PropertyService/ListProperties
   curl -s -X POST http://%s/api/v1/sign_in -d '{"user":{"email":"%s","password":"%s"}}'
 
-`, demoEmail, password, k.GetApiKey().GetApiKey(),
+`, server.Dialable(srv.HTTPAddr()), demoEmail, password, k.GetApiKey().GetApiKey(),
 		k.GetApiKey().GetApiKey(), server.Dialable(srv.HTTPAddr()),
 		k.GetApiKey().GetApiKey(), server.Dialable(srv.GRPCAddr()),
 		server.Dialable(srv.HTTPAddr()), demoEmail, password)

@@ -29,6 +29,7 @@ import (
 	"github.com/keygate/keygate/service/apikey"
 	"github.com/keygate/keygate/service/audit"
 	"github.com/keygate/keygate/service/auth"
+	"github.com/keygate/keygate/service/console"
 	"github.com/keygate/keygate/service/group"
 	"github.com/keygate/keygate/service/property"
 	"github.com/keygate/keygate/service/sharing"
@@ -186,7 +187,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", gateway)
+	mux.Handle("/api/", gateway)
+	mux.Handle("/", console.Handler())
 	s.httpServer = &http.Server{
 		Handler:           httpMiddleware(cfg.Logger, mux),
 		MaxHeaderBytes:    MaxHeaderBytes,
