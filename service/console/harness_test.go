@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -320,6 +322,26 @@ func (b *browser) checkClean() {
 	if len(b.dialogs) > 0 {
 		b.t.Errorf("the page opened dialogs: %q", b.dialogs)
 	}
+}
+
+// bodyOf returns the body of the first request in sent (subscribed to
+// before the action that sends it) with the method and URL.
+func (b *browser) bodyOf(sent iter.Seq2[network.EventRequestWillBeSent, error], method, url string) string {
+	b.t.Helper()
+	for ev, err := range sent {
+		if err != nil {
+			b.t.Fatalf("waiting for %s %s: %v", method, url, err)
+		}
+		if ev.Request.Method == method && ev.Request.URL == url {
+			var body strings.Builder
+			for _, e := range ev.Request.PostDataEntries {
+				body.Write(e.Bytes)
+			}
+			return body.String()
+		}
+	}
+	b.t.Fatalf("no %s %s", method, url)
+	return ""
 }
 
 // problemsSoFar returns what checkClean would complain about.

@@ -101,15 +101,19 @@ func TestConsoleAPIKeys(t *testing.T) {
 		t.Errorf("access of the all-properties key: %q", got)
 	}
 
-	// Withdraw with the keyboard alone: Enter opens the Actions menu and
-	// focuses Withdraw, Enter opens the confirmation with Cancel focused,
+	// Withdraw with the keyboard alone: Enter opens the Actions menu on its
+	// first item, ArrowDown moves to Withdraw, Enter opens the confirmation with Cancel focused,
 	// Tab moves to Withdraw, Enter confirms.
 	b.do("opening the Actions menu",
 		chromedp.Focus(rowOf("revenue manager")+`//button[normalize-space()="Actions"]`),
 		chromedp.KeyEvent(kb.Enter),
 	)
+	if got := eval[string](b, `document.activeElement.textContent`); got != "Roll over" {
+		t.Fatalf("focus after opening the menu is on %q, want its first item", got)
+	}
+	b.do("moving down the menu", chromedp.KeyEvent(kb.ArrowDown))
 	if got := eval[string](b, `document.activeElement.textContent`); got != "Withdraw" {
-		t.Fatalf("focus after opening the menu is on %q, want Withdraw", got)
+		t.Fatalf("ArrowDown in the menu went to %q, want Withdraw", got)
 	}
 	b.do("choosing Withdraw", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`dialog[open]`))
 	if got := eval[string](b, `document.activeElement.textContent`); got != "Cancel" {
@@ -294,5 +298,61 @@ func TestConsoleNarrowScreen(t *testing.T) {
 	if w := eval[int](b, `document.documentElement.scrollWidth`); w > 375 {
 		t.Errorf("Properties at 375 px: the page is %d px wide", w)
 	}
+	b.checkClean()
+}
+
+// TestConsoleKeyPolicy: the limits of CONTRACT §7 in the create form
+// (read-only, expiry, allowed addresses, with 422 details next to their
+// control), in the list, and Actions → Roll over, each checked over HTTP.
+func TestConsoleKeyPolicy(t *testing.T) {
+	b := newBrowser(t, 1280, 900)
+	k := startKeygate(t)
+	ana := k.newAccount(true)
+	k.newProperty(ana, "Harbour View Hotel")
+
+	b.signIn(k, ana)
+	b.do("filling in a key with limits",
+		chromedp.Click(`//button[normalize-space()="Create new API Key"]`, chromedp.NodeVisible),
+		chromedp.SendKeys(`input[name="name"]`, "rate report"),
+		chromedp.Click(`//summary[normalize-space()="Limits (optional)"]`),
+		chromedp.Click(`//label[starts-with(normalize-space(), "Read-only")]`, chromedp.NodeVisible),
+		chromedp.SetValue(`input[name="expires_at"]`, "2099-01-01T12:00"),
+		chromedp.SendKeys(`textarea[name="allowed_ips"]`, "127.0.0.1/32\nnot-an-address"),
+		chromedp.Click(`//button[normalize-space()="Create"]`),
+		chromedp.WaitVisible(`[data-field="allowed_ips"] .field-error`),
+	)
+	if got := eval[string](b, `document.activeElement.name`); got != "allowed_ips" {
+		t.Errorf("after the 422 the focus is on %q, want the allowed addresses", got)
+	}
+	b.do("fixing the addresses",
+		chromedp.SetValue(`textarea[name="allowed_ips"]`, "127.0.0.1/32"),
+		chromedp.Click(`//button[normalize-space()="Create"]`),
+		chromedp.WaitVisible(`#new-key-value`),
+	)
+	key := b.text(`#new-key-value`)
+	k.rest(200, "GET", "/api/v1/properties", "", "user-api-key", key)
+	k.rest(403, "POST", "/api/v1/properties", `{"property":{"title":"New","currency":"EUR"}}`, "user-api-key", key)
+	b.do("closing the new key", chromedp.Click(`//button[normalize-space()="Done"]`), chromedp.WaitVisible(rowOf("rate report")))
+	if got := b.text(rowOf("rate report") + `/td[@data-label="Access"]`); !strings.Contains(got, "Read-only") || !strings.Contains(got, "127.0.0.1/32") {
+		t.Errorf("access with limits: %q", got)
+	}
+	if got := b.text(rowOf("rate report") + `/td[@data-label="Status"]`); !strings.Contains(got, "until") || !strings.Contains(got, "2099") {
+		t.Errorf("status with an expiry: %q", got)
+	}
+
+	b.do("rolling the key over",
+		chromedp.Click(rowOf("rate report")+`//button[normalize-space()="Actions"]`),
+		chromedp.Click(`//button[@role="menuitem"][normalize-space()="Roll over"]`, chromedp.NodeVisible),
+		chromedp.Click(`//dialog//button[normalize-space()="Roll over"]`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`#new-key-value`),
+	)
+	rolled := b.text(`#new-key-value`)
+	if rolled == key {
+		t.Fatal("rolling showed the old key")
+	}
+	k.rest(200, "GET", "/api/v1/properties", "", "user-api-key", rolled)
+	k.rest(403, "POST", "/api/v1/properties", `{"property":{"title":"New","currency":"EUR"}}`, "user-api-key", rolled)
+	k.rest(200, "GET", "/api/v1/properties", "", "user-api-key", key) // the old one works for a day
+	b.do("waiting for the list", chromedp.WaitVisible(`//td[contains(., "Rolled over to a new key")]`))
 	b.checkClean()
 }

@@ -62,11 +62,21 @@ export async function apiKeysSection(ctx, section) {
     );
   }
 
-  function access(key) {
+  function scope(key) {
     if (key.all_properties) return 'All properties';
     const ids = key.property_ids || [];
     if (ids.length === 0) return 'No properties';
     return ids.map((id) => properties.get(id) || 'A property you can no longer reach').join(', ');
+  }
+
+  // access is the scope, then the key's limits (§7) when it has any.
+  function access(key) {
+    const cell = h('td', { 'data-label': 'Access' }, h('span', { class: 'scope' }, scope(key)));
+    const limits = [];
+    if (key.access === 'read_only') limits.push('Read-only');
+    if (key.allowed_ips && key.allowed_ips.length) limits.push(`Only from ${key.allowed_ips.join(', ')}`);
+    if (limits.length) cell.append(h('span', { class: 'limits' }, limits.join(' · ')));
+    return cell;
   }
 
   function keyRow(item) {
@@ -75,20 +85,25 @@ export async function apiKeysSection(ctx, section) {
     const withdrawn = state === 'revoked';
     const statusCell = h('td', { 'data-label': 'Status' }, h('span', { class: `badge badge-${state}` }, statusLabels[state] || state));
     if (withdrawn && key.revoked_at) statusCell.append(h('span', { class: 'when' }, 'on ', time(key.revoked_at)));
+    else if (key.expires_at) statusCell.append(h('span', { class: 'when' }, state === 'expired' ? 'since ' : 'until ', time(key.expires_at)));
+    if (key.rolled_to) statusCell.append(h('span', { class: 'when' }, 'Rolled over to a new key'));
+    const lastUsed = h('td', { 'data-label': 'Last used' }, time(key.last_used_at, 'Never'));
+    if (key.last_used_at && key.last_used_ip) lastUsed.append(h('span', { class: 'when' }, `from ${key.last_used_ip}`));
+    const actions = [];
+    if (state === 'active') actions.push({ label: 'Roll over', run: (button) => roll(key, button) });
+    actions.push({ label: 'Withdraw', danger: true, run: (button) => withdraw(key, button) });
     return h(
       'tr',
       { class: withdrawn ? 'is-withdrawn' : null, 'data-key-id': item.id, 'data-status': state },
       h('th', { scope: 'row', 'data-label': 'Name' }, key.name),
-      h('td', { 'data-label': 'Access' }, access(key)),
+      access(key),
       statusCell,
       h('td', { 'data-label': 'Created' }, time(key.created_at)),
-      h('td', { 'data-label': 'Last used' }, time(key.last_used_at, 'Never')),
+      lastUsed,
       h(
         'td',
         { 'data-label': 'Actions', class: 'cell-actions' },
-        withdrawn ? h('span', { class: 'muted' }, 'None') : actionsMenu(`Actions for ${key.name}`, [
-          { label: 'Withdraw', danger: true, run: (button) => withdraw(key, button) },
-        ]),
+        withdrawn ? h('span', { class: 'muted' }, 'None') : actionsMenu(`Actions for ${key.name}`, actions),
       ),
     );
   }
@@ -113,6 +128,32 @@ export async function apiKeysSection(ctx, section) {
     }
   }
 
+  // roll replaces a key by a new one with the same name, access and
+  // limits; the old one keeps working for a day, so the integration can
+  // switch over without downtime.
+  async function roll(key, button) {
+    const ok = await confirmDialog({
+      title: `Roll over “${key.name}”?`,
+      message: 'A new key with the same name, access and limits is created and shown once. The current key keeps working for 24 more hours, then expires.',
+      action: 'Roll over',
+    });
+    if (!ok) {
+      button.focus();
+      return;
+    }
+    let rolled;
+    try {
+      rolled = await api('POST', `/api_keys/${encodeURIComponent(key.id)}/roll`, { roll: { expires_in_seconds: 86400 } });
+    } catch (err) {
+      if (!err.handled) say(status, errorText(err));
+      return;
+    }
+    showNewKey(rolled.data.attributes);
+    refresh().catch((err) => {
+      if (!err.handled) say(status, errorText(err));
+    });
+  }
+
   function openCreateForm() {
     const name = h('input', { type: 'text', name: 'name', maxlength: '255', required: true, autocomplete: 'off' });
     const all = h('input', { type: 'checkbox', name: 'all_properties', id: uid('all'), checked: true });
@@ -130,6 +171,23 @@ export async function apiKeysSection(ctx, section) {
     all.addEventListener('change', () => {
       picker.hidden = all.checked;
     });
+    const readOnly = h('input', { type: 'checkbox', name: 'access', id: uid('ro') });
+    const expires = h('input', { type: 'datetime-local', name: 'expires_at' });
+    const ips = h('textarea', { name: 'allowed_ips', rows: '3', autocomplete: 'off', spellcheck: 'false' });
+    const limits = h(
+      'details',
+      { class: 'limits-form' },
+      h('summary', null, 'Limits (optional)'),
+      h(
+        'div',
+        { class: 'field check', 'data-field': 'access' },
+        readOnly,
+        h('label', { for: readOnly.id }, 'Read-only: the key may only read'),
+        h('p', { class: 'field-error', hidden: true }),
+      ),
+      field('expires_at', 'Expires', expires, 'Leave empty for a key that does not expire.'),
+      field('allowed_ips', 'Allowed addresses', ips, 'One IPv4 or IPv6 address or CIDR range a line, e.g. 203.0.113.0/24. Empty: from anywhere.'),
+    );
     const submit = h('button', { type: 'submit', class: 'button-primary' }, 'Create');
     const cancel = h('button', { type: 'button', class: 'button-quiet' }, 'Cancel');
     const titleID = uid('create-title');
@@ -147,6 +205,7 @@ export async function apiKeysSection(ctx, section) {
         h('p', { class: 'field-error', hidden: true }),
       ),
       picker,
+      limits,
       h('div', { class: 'actions' }, cancel, submit),
     );
     cancel.addEventListener('click', () => {
@@ -159,6 +218,13 @@ export async function apiKeysSection(ctx, section) {
       submit.disabled = true;
       const body = { name: name.value.trim(), all_properties: all.checked };
       if (!all.checked) body.property_ids = [...picker.querySelectorAll('input:checked')].map((b) => b.value);
+      if (readOnly.checked) body.access = 'read_only';
+      if (expires.value) {
+        const when = new Date(expires.value); // local time, as the control shows it
+        body.expires_at = Number.isNaN(when.getTime()) ? expires.value : when.toISOString();
+      }
+      const addresses = ips.value.split(/[\s,]+/).filter(Boolean);
+      if (addresses.length) body.allowed_ips = addresses;
       let created;
       try {
         created = await api('POST', '/api_keys', { api_key: body });

@@ -201,7 +201,9 @@ export function showError(container, err) {
   if (details && typeof details === 'object' && !Array.isArray(details)) {
     for (const [path, messages] of Object.entries(details)) {
       const list = (Array.isArray(messages) ? messages : [messages]).map(sentence);
-      const wrap = container.querySelector(`[data-field="${CSS.escape(path)}"]`);
+      // "allowed_ips[2]" or "allowed_ips.2" belongs to the allowed_ips control.
+      const wrap = container.querySelector(`[data-field="${CSS.escape(path)}"]`)
+        || container.querySelector(`[data-field="${CSS.escape(path.replace(/(\[\d+\]|\.\d+)$/, ''))}"]`);
       const slot = wrap && wrap.querySelector('.field-error');
       if (!slot) {
         rest.push(`${path}: ${list.join('; ')}`);
