@@ -204,7 +204,7 @@ func newBrowser(t *testing.T, width, height int) *browser {
 		t.Skip("starts a browser; skipped with -short")
 	}
 	// A bound for a hung browser, far above what the tests take.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -268,11 +268,16 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	return b
 }
 
-// do runs actions and fails the test at the first error.
+// do runs actions and fails the test at the first error, with the text
+// of the page. A step that waits for something that never comes gives up
+// after a minute (a bound for a broken page, not a measure of speed).
 func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("%s: %v\nthe page reads:\n%s", what, err, page)
 	}
 }
 
@@ -394,4 +399,11 @@ func (b *browser) screenshot(name string) {
 		b.t.Fatal(err)
 	}
 	b.t.Logf("wrote %s", path)
+}
+
+// clearField empties a form control, as selecting its text and deleting
+// it would. (chromedp.Clear only resets the value attribute, which no
+// longer counts once the control has been typed in.)
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))
 }

@@ -210,7 +210,7 @@ func TestConsoleInactiveSubscription(t *testing.T) {
 
 	b.do("withdrawing without a subscription",
 		chromedp.Click(rowOf("old integration")+`//button[normalize-space()="Actions"]`),
-		chromedp.Click(`//button[@role="menuitem"][normalize-space()="Withdraw"]`, chromedp.NodeVisible),
+		chromedp.Click(rowOf("old integration")+`//button[@role="menuitem"][normalize-space()="Withdraw"]`, chromedp.NodeVisible),
 		chromedp.Click(`//dialog//button[normalize-space()="Withdraw"]`, chromedp.NodeVisible),
 		chromedp.WaitVisible(rowOf("old integration")+`[@data-status="revoked"]`),
 	)
@@ -342,7 +342,7 @@ func TestConsoleKeyPolicy(t *testing.T) {
 
 	b.do("rolling the key over",
 		chromedp.Click(rowOf("rate report")+`//button[normalize-space()="Actions"]`),
-		chromedp.Click(`//button[@role="menuitem"][normalize-space()="Roll over"]`, chromedp.NodeVisible),
+		chromedp.Click(rowOf("rate report")+`//button[@role="menuitem"][normalize-space()="Roll over"]`, chromedp.NodeVisible),
 		chromedp.Click(`//dialog//button[normalize-space()="Roll over"]`, chromedp.NodeVisible),
 		chromedp.WaitVisible(`#new-key-value`),
 	)
