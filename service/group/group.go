@@ -8,20 +8,18 @@ package group
 import (
 	"context"
 	"errors"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	keygatev1 "github.com/keygate/keygate/gen/keygate/v1"
 	"github.com/keygate/keygate/service/auth"
 	"github.com/keygate/keygate/service/paging"
 	"github.com/keygate/keygate/service/rpcerr"
+	"github.com/keygate/keygate/service/sharing"
 	"github.com/keygate/keygate/service/store"
 )
 
@@ -190,17 +188,12 @@ func (s *Service) CreateGroupUser(ctx context.Context, req *keygatev1.CreateGrou
 		return nil, err
 	}
 	var v rpcerr.Violations
-	email := strings.TrimSpace(in.GetUserEmail())
-	if a, err := mail.ParseAddress(email); email == "" {
-		v.Add("user_email", "can't be blank")
-	} else if err != nil || a.Address != email || len(email) > 254 {
-		v.Add("user_email", "is not a valid email address")
-	}
-	role, ok := parseRole(in.GetRole())
+	email := sharing.InviteEmail(&v, in.GetUserEmail())
+	role, ok := sharing.ParseRole(in.GetRole())
 	if !ok {
 		v.Add("role", "must be owner or user")
 	}
-	overrides := encodeOverrides(&v, in.GetOverrides())
+	overrides := sharing.EncodeOverrides(&v, in.GetOverrides())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -265,13 +258,13 @@ func (s *Service) UpdateGroupUser(ctx context.Context, req *keygatev1.UpdateGrou
 	var newRole store.Role
 	if in.Role != nil {
 		var ok bool
-		if newRole, ok = parseRole(in.GetRole()); !ok {
+		if newRole, ok = sharing.ParseRole(in.GetRole()); !ok {
 			v.Add("role", "must be owner or user")
 		}
 	}
 	var overrides []byte
 	if in.Overrides != nil {
-		overrides = encodeOverrides(&v, in.GetOverrides())
+		overrides = sharing.EncodeOverrides(&v, in.GetOverrides())
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -389,31 +382,6 @@ func validTitle(title *string) error {
 	return nil
 }
 
-func parseRole(s string) (store.Role, bool) {
-	switch r := store.Role(s); r {
-	case store.RoleOwner, store.RoleUser:
-		return r, true
-	}
-	return "", false
-}
-
-// maxOverridesBytes bounds the JSON of a record's overrides.
-const maxOverridesBytes = 16 << 10
-
-func encodeOverrides(v *rpcerr.Violations, o *structpb.Struct) []byte {
-	if o == nil {
-		return nil
-	}
-	b, err := protojson.Marshal(o)
-	switch {
-	case err != nil:
-		v.Add("overrides", "must be a JSON object")
-	case len(b) > maxOverridesBytes:
-		v.Add("overrides", "is too large (maximum is 16 KiB)")
-	}
-	return b
-}
-
 func toProto(g store.Group, props []store.Ref) *keygatev1.Group {
 	out := &keygatev1.Group{Id: g.ID, Title: g.Title, Properties: make([]*keygatev1.RelatedProperty, 0, len(props))}
 	for _, p := range props {
@@ -436,11 +404,6 @@ func userToProto(gu store.GroupUser) *keygatev1.GroupUser {
 		out.UserId, out.Status = &gu.UserID, "active"
 		out.User = &keygatev1.RelatedUser{Id: gu.UserID, Email: gu.UserEmail, Name: gu.UserName}
 	}
-	if gu.Overrides != nil {
-		out.Overrides = &structpb.Struct{}
-		if err := protojson.Unmarshal(gu.Overrides, out.Overrides); err != nil {
-			out.Overrides = nil
-		}
-	}
+	out.Overrides = sharing.DecodeOverrides(gu.Overrides)
 	return out
 }

@@ -44,17 +44,12 @@ func (s *Service) CreatePropertyUser(ctx context.Context, req *keygatev1.CreateP
 		return nil, err
 	}
 	var v rpcerr.Violations
-	email := strings.TrimSpace(in.GetUserEmail())
-	if a, err := mail.ParseAddress(email); email == "" {
-		v.Add("user_email", "can't be blank")
-	} else if err != nil || a.Address != email || len(email) > 254 {
-		v.Add("user_email", "is not a valid email address")
-	}
-	role, ok := parseRole(in.GetRole())
+	email := InviteEmail(&v, in.GetUserEmail())
+	role, ok := ParseRole(in.GetRole())
 	if !ok {
 		v.Add("role", "must be owner or user")
 	}
-	overrides := encodeOverrides(&v, in.GetOverrides())
+	overrides := EncodeOverrides(&v, in.GetOverrides())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -113,13 +108,13 @@ func (s *Service) UpdatePropertyUser(ctx context.Context, req *keygatev1.UpdateP
 	var role store.Role
 	if in.Role != nil {
 		var ok bool
-		if role, ok = parseRole(in.GetRole()); !ok {
+		if role, ok = ParseRole(in.GetRole()); !ok {
 			v.Add("role", "must be owner or user")
 		}
 	}
 	var overrides []byte
 	if in.Overrides != nil {
-		overrides = encodeOverrides(&v, in.GetOverrides())
+		overrides = EncodeOverrides(&v, in.GetOverrides())
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -210,7 +205,22 @@ func (s *Service) mustOwn(ctx context.Context, propertyID string) error {
 	return nil
 }
 
-func parseRole(s string) (store.Role, bool) {
+// The rules of an invitation, shared by property users and group users.
+
+// InviteEmail returns the invited email, trimmed, and adds a violation at
+// user_email when it is blank or not one email address.
+func InviteEmail(v *rpcerr.Violations, s string) string {
+	email := strings.TrimSpace(s)
+	if a, err := mail.ParseAddress(email); email == "" {
+		v.Add("user_email", "can't be blank")
+	} else if err != nil || a.Address != email || len(email) > 254 {
+		v.Add("user_email", "is not a valid email address")
+	}
+	return email
+}
+
+// ParseRole returns the role a string names: owner or user.
+func ParseRole(s string) (store.Role, bool) {
 	switch r := store.Role(s); r {
 	case store.RoleOwner, store.RoleUser:
 		return r, true
@@ -221,8 +231,9 @@ func parseRole(s string) (store.Role, bool) {
 // maxOverridesBytes bounds the JSON of a record's overrides.
 const maxOverridesBytes = 16 << 10
 
-// encodeOverrides returns the JSON of overrides, or nil for none.
-func encodeOverrides(v *rpcerr.Violations, o *structpb.Struct) []byte {
+// EncodeOverrides returns the JSON of overrides, or nil for none, and adds
+// a violation when it is too large.
+func EncodeOverrides(v *rpcerr.Violations, o *structpb.Struct) []byte {
 	if o == nil {
 		return nil
 	}
@@ -234,6 +245,18 @@ func encodeOverrides(v *rpcerr.Violations, o *structpb.Struct) []byte {
 		v.Add("overrides", "is too large (maximum is 16 KiB)")
 	}
 	return b
+}
+
+// DecodeOverrides returns the overrides a store keeps, or nil for none.
+func DecodeOverrides(b []byte) *structpb.Struct {
+	if b == nil {
+		return nil
+	}
+	o := &structpb.Struct{}
+	if err := protojson.Unmarshal(b, o); err != nil {
+		return nil // stores keep only what EncodeOverrides made
+	}
+	return o
 }
 
 func toProto(pu store.PropertyUser) *keygatev1.PropertyUser {
@@ -249,12 +272,7 @@ func toProto(pu store.PropertyUser) *keygatev1.PropertyUser {
 		out.UserId, out.Status = &pu.UserID, "active"
 		out.User = &keygatev1.RelatedUser{Id: pu.UserID, Email: pu.UserEmail, Name: pu.UserName}
 	}
-	if pu.Overrides != nil {
-		out.Overrides = &structpb.Struct{}
-		if err := protojson.Unmarshal(pu.Overrides, out.Overrides); err != nil {
-			out.Overrides = nil // the store keeps only what encodeOverrides made
-		}
-	}
+	out.Overrides = DecodeOverrides(pu.Overrides)
 	return out
 }
 
